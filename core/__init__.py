@@ -1,0 +1,1 @@
+"""MNIST Playground logic: no Streamlit here, so everything is testable with pytest."""

@@ -1,0 +1,52 @@
+"""Settings read from environment variables, in one place.
+
+Each setting is read when asked for (not at import), so tests can change the
+environment with ``monkeypatch.setenv``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Where Debian's ``dataset-fashion-mnist`` package puts the idx files.
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+def _path(var: str) -> Path | None:
+    value = os.environ.get(var, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def mnist_path() -> Path | None:
+    """``MNIST_PATH``: a Keras-style ``mnist.npz`` or a folder of the four idx files."""
+    return _path("MNIST_PATH")
+
+
+def fashion_mnist_path() -> Path | None:
+    """``FASHION_MNIST_PATH``, else Debian's folder when it exists."""
+    path = _path("FASHION_MNIST_PATH")
+    if path is None and DEBIAN_FASHION_MNIST.is_dir():
+        return DEBIAN_FASHION_MNIST
+    return path
+
+
+def use_keras_datasets() -> bool:
+    """``PLAYGROUND_KERAS_DATASETS`` (default 1): try ``keras.datasets`` (cache or download)."""
+    return os.environ.get("PLAYGROUND_KERAS_DATASETS", "1").strip() not in {"0", "false", "no"}
+
+
+def runs_dir() -> Path:
+    """``PLAYGROUND_RUNS_DIR`` (default ``runs/`` beside app.py): where runs are saved."""
+    return _path("PLAYGROUND_RUNS_DIR") or Path(__file__).resolve().parent.parent / "runs"
+
+
+def max_trainings() -> int:
+    """``PLAYGROUND_MAX_TRAININGS`` (default: number of CPU cores): trainings at once."""
+    value = os.environ.get("PLAYGROUND_MAX_TRAININGS", "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            pass
+    return max(1, os.cpu_count() or 1)
