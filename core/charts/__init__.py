@@ -1,0 +1,1 @@
+"""Plotly figures built from plain arrays (no Streamlit), one module per page."""

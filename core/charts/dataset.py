@@ -1,0 +1,106 @@
+"""Figures for the Dataset page: digits, pixel histograms, the 784-strip, class counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# matplotlib's plt.cm.binary: 0 -> white, max -> black (dark ink on white paper).
+BINARY = [[0.0, "#ffffff"], [1.0, "#000000"]]
+INK = "#1f4e79"
+
+
+def digit_figure(image: np.ndarray, *, title: str | None = None, size: int = 320) -> go.Figure:
+    """One (28, 28) image as a square heatmap in the binary colormap, pixel values on hover."""
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"digit_figure expects a 2-D image, got shape {image.shape}")
+    zmax = 255 if image.dtype == np.uint8 else max(1.0, float(image.max()))
+    fig = go.Figure(
+        go.Heatmap(
+            z=image, colorscale=BINARY, zmin=0, zmax=zmax, showscale=False,
+            hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showticklabels=True)
+    fig.update_xaxes(constrain="domain")
+    fig.update_layout(
+        width=size, height=size, margin=dict(l=10, r=10, t=40 if title else 25, b=10),
+        title=dict(text=title, x=0.5) if title else None,
+    )
+    return fig
+
+
+def histogram_figure(values: np.ndarray, *, title: str, bins: int = 32) -> go.Figure:
+    """Histogram of pixel values with a log y axis (most pixels are background zeros)."""
+    values = np.asarray(values).ravel()
+    lo, hi = float(values.min()), float(values.max())
+    counts, edges = np.histogram(values, bins=bins, range=(lo, hi if hi > lo else lo + 1))
+    fig = go.Figure(
+        go.Bar(
+            x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), marker_color=INK,
+            hovertemplate="value ≈ %{x:.3g}: %{y} pixels<extra></extra>",
+        )
+    )
+    fig.update_yaxes(type="log", title="pixels (log scale)")
+    fig.update_xaxes(title="pixel value")
+    fig.update_layout(title=title, height=260, margin=dict(l=10, r=10, t=40, b=10), bargap=0)
+    return fig
+
+
+def strip_figure(vector: np.ndarray, *, title: str, row_length: int = 28) -> go.Figure:
+    """A 784-long vector drawn as one strip; dotted lines mark where each image row starts."""
+    vector = np.asarray(vector, dtype=float).ravel()
+    fig = go.Figure(
+        go.Heatmap(
+            z=vector[np.newaxis, :], colorscale=BINARY, zmin=0, zmax=max(1e-9, vector.max()),
+            showscale=False, hovertemplate="index %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
+    for start in range(row_length, vector.size, row_length):
+        fig.add_vline(x=start - 0.5, line_width=0.5, line_dash="dot", line_color="#bbbbbb")
+    fig.update_yaxes(showticklabels=False)
+    fig.update_xaxes(title=f"index 0 … {vector.size - 1} (row r, column c → 28·r + c)")
+    fig.update_layout(title=title, height=150, margin=dict(l=10, r=10, t=40, b=40))
+    return fig
+
+
+def class_counts_figure(counts: np.ndarray, class_names: tuple[str, ...], *, title: str) -> go.Figure:
+    """Bar chart of how many images each class has."""
+    fig = go.Figure(
+        go.Bar(
+            x=list(class_names), y=np.asarray(counts), marker_color=INK, text=np.asarray(counts),
+            textposition="outside", hovertemplate="%{x}: %{y} images<extra></extra>",
+        )
+    )
+    fig.update_xaxes(type="category", title="class")
+    fig.update_yaxes(title="images")
+    fig.update_layout(title=title, height=320, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def examples_grid_figure(
+    images: np.ndarray, labels: list[str], *, per_row: int, title: str | None = None
+) -> go.Figure:
+    """A grid of small digits (rows = classes), each titled with its label and index."""
+    images = np.asarray(images)
+    n = len(images)
+    rows = int(np.ceil(n / per_row))
+    fig = make_subplots(
+        rows=rows, cols=per_row, subplot_titles=labels,
+        horizontal_spacing=0.01, vertical_spacing=0.35 / max(rows, 1),
+    )
+    for i, image in enumerate(images):
+        fig.add_trace(
+            go.Heatmap(z=image, colorscale=BINARY, zmin=0, zmax=255, showscale=False,
+                       hoverinfo="skip"),
+            row=i // per_row + 1, col=i % per_row + 1,
+        )
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", constrain="domain")
+    fig.update_annotations(font_size=10)
+    fig.update_layout(
+        title=title, height=max(200, 80 * rows), margin=dict(l=5, r=5, t=40 if title else 20, b=5)
+    )
+    return fig
