@@ -1,0 +1,502 @@
+"""Saved training runs: one folder per run, every write atomic.
+
+Layout (root from ``core.config.runs_dir()``)::
+
+    <root>/<workspace>/<run-id>/config.json    ModelConfig.to_dict() + dataset + seed + name
+                                history.json   per-batch and per-epoch logs
+                                metrics.json   status, epochs done, test loss/accuracy, timings
+                                model.keras    the weights after the last completed epoch
+
+A *workspace* is the id a browser carries in its URL (``?ws=...``): everybody
+with the same id sees the same runs. Workspace and run ids are validated before
+they are ever joined to a path, so a URL cannot reach outside the runs folder.
+
+Every file is written to a temporary name in the same folder and then moved
+into place with ``os.replace``, so a reader (or a crash) never sees half a file.
+A run whose metrics still say "queued"/"running" but whose writing process is
+gone is reported as *interrupted after epoch N*; its last checkpoint is usable.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import secrets
+import shutil
+import socket
+import string
+import tempfile
+import time
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from core import config as settings
+
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.json"
+METRICS_FILE = "metrics.json"
+MODEL_FILE = "model.keras"
+
+WORKSPACE_ALPHABET = string.ascii_lowercase + string.digits
+WORKSPACE_MAX_LENGTH = 40
+NEW_WORKSPACE_LENGTH = 10
+_WORKSPACE_RE = re.compile(rf"[A-Za-z0-9]{{1,{WORKSPACE_MAX_LENGTH}}}")
+# "20251126-001530-123-a1b2c3": UTC time to the millisecond, then 24 random bits,
+# so names sort by creation time and two runs started together never collide.
+_RUN_ID_RE = re.compile(r"\d{8}-\d{6}-\d{3}-[0-9a-f]{6}")
+NAME_MAX_LENGTH = 80
+# A run written on another machine (a shared folder) cannot be checked for a
+# live writer; after this long without an update it is taken as interrupted.
+FOREIGN_WRITER_STALE_S = 24 * 3600
+
+QUEUED, RUNNING = "queued", "running"
+FINISHED, STOPPED, DIVERGED, FAILED = "finished", "stopped", "diverged", "failed"
+INTERRUPTED = "interrupted"
+ACTIVE_STATUSES = frozenset({QUEUED, RUNNING})
+FINAL_STATUSES = frozenset({FINISHED, STOPPED, DIVERGED, FAILED})
+
+
+class CorruptRunError(ValueError):
+    """A run folder whose files cannot be read (``str()`` says which and why)."""
+
+
+def validate_workspace(workspace: str) -> str:
+    """The workspace id itself when it is 1..40 ASCII letters and digits, else ValueError."""
+    if not isinstance(workspace, str) or not _WORKSPACE_RE.fullmatch(workspace):
+        raise ValueError(
+            f"workspace id must be 1 to {WORKSPACE_MAX_LENGTH} letters and digits, got {workspace!r}"
+        )
+    return workspace
+
+
+def validate_run_id(run_id: str) -> str:
+    """The run id itself when it has the shape ``new_run_id()`` makes, else ValueError."""
+    if not isinstance(run_id, str) or not _RUN_ID_RE.fullmatch(run_id):
+        raise ValueError(f"not a run id: {run_id!r} (expected e.g. '20251126-001530-123-a1b2c3')")
+    return run_id
+
+
+def new_workspace_id() -> str:
+    """A fresh random workspace id: 10 lowercase letters and digits (~51 bits)."""
+    return "".join(secrets.choice(WORKSPACE_ALPHABET) for _ in range(NEW_WORKSPACE_LENGTH))
+
+
+def new_run_id(now: float | None = None) -> str:
+    """A time-sortable unique run id, e.g. ``20251126-001530-123-a1b2c3`` (UTC)."""
+    now = time.time() if now is None else now
+    stamp = datetime.fromtimestamp(now, timezone.utc)
+    return f"{stamp:%Y%m%d-%H%M%S}-{stamp.microsecond // 1000:03d}-{secrets.token_hex(3)}"
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _process_start_ticks(pid: int) -> int | None:
+    """Start time of a process in clock ticks (Linux), to tell a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22; the command name (field 2) may hold spaces, so split after its ")".
+    try:
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (IndexError, ValueError):
+        return None
+
+
+# Identity of this server process, written into every run it trains.
+_WRITER = {
+    "host": socket.gethostname(),
+    "pid": os.getpid(),
+    "start_ticks": _process_start_ticks(os.getpid()),
+}
+
+
+def _writer_alive(writer: Any, updated_at: float) -> bool:
+    """Whether the process that wrote a run's metrics still runs."""
+    if not isinstance(writer, dict):
+        return False
+    if writer.get("host") != _WRITER["host"]:
+        return time.time() - updated_at < FOREIGN_WRITER_STALE_S
+    pid = writer.get("pid")
+    if not isinstance(pid, int):
+        return False
+    if pid == _WRITER["pid"] and writer.get("start_ticks") == _WRITER["start_ticks"]:
+        # This process: its training threads always write a final status
+        # (core.training records every exception), so it is alive.
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    ticks = writer.get("start_ticks")
+    return ticks is None or _process_start_ticks(pid) == ticks
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: NaN/inf become None (JSON has no such numbers), numpy scalars plain."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu":
+        return int(value)
+    return number if math.isfinite(number) else None
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, payload: dict) -> None:
+    """``atomic_write_bytes`` of pretty, standard JSON (non-finite numbers as null)."""
+    text = json.dumps(_clean(payload), indent=1, allow_nan=False)
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CorruptRunError(f"{path.name} is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CorruptRunError(f"{path.name} is unreadable ({error})") from None
+    if not isinstance(payload, dict):
+        raise CorruptRunError(f"{path.name} does not hold a JSON object")
+    return payload
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the run list shows about one run (read from config.json and metrics.json)."""
+
+    run_id: str
+    workspace: str
+    name: str
+    status: str  # queued | running | finished | stopped | diverged | failed | interrupted
+    model_config: dict = field(repr=False)
+    dataset: str = "mnist"
+    seed: int = 0
+    epochs_done: int = 0
+    epochs_planned: int = 0
+    test_loss: float | None = None
+    test_accuracy: float | None = None
+    train_seconds: float | None = None
+    created: str = ""
+    message: str = ""
+    hint: str = ""
+    has_model: bool = False
+    path: Path | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def preset(self) -> str:
+        return str(self.model_config.get("preset", "") or "Custom")
+
+    @property
+    def is_active(self) -> bool:
+        """Still queued or training in a live process."""
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def status_text(self) -> str:
+        """The status in words: "finished 5 epochs", "interrupted after epoch 2", ..."""
+        n = self.epochs_done
+        if self.status == QUEUED:
+            return "queued"
+        if self.status == RUNNING:
+            return f"running (epoch {min(n + 1, max(self.epochs_planned, 1))}/{self.epochs_planned})"
+        if self.status == FINISHED:
+            return f"finished {_plural(n, 'epoch')}"
+        if self.status == STOPPED:
+            return f"stopped after {_plural(n, 'epoch')}"
+        if self.status == DIVERGED:
+            return f"diverged in epoch {n + 1}"
+        if self.status == INTERRUPTED:
+            return f"interrupted after epoch {n}" if n else "interrupted before the first epoch ended"
+        return self.status
+
+    @property
+    def label(self) -> str:
+        """One line for pickers: name, status and test accuracy."""
+        accuracy = f" · test accuracy {self.test_accuracy:.4f}" if self.test_accuracy is not None else ""
+        return f"{self.name} · {self.status_text}{accuracy}"
+
+
+@dataclass(frozen=True)
+class RunListing:
+    """``RunStore.list_runs()``: the readable runs (newest first) and what was skipped."""
+
+    runs: tuple[RunInfo, ...]
+    warnings: tuple[str, ...] = ()
+
+    def __iter__(self):
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+
+class RunStore:
+    """The runs of one workspace, as folders under ``root/<workspace>/``.
+
+    >>> store = RunStore("abc123", root=tmp_path)        # doctest: +SKIP
+    >>> run = store.create(config.to_dict(), dataset="mnist", seed=0, epochs_planned=5)
+    """
+
+    def __init__(self, workspace: str, *, root: str | Path | None = None):
+        self.workspace = validate_workspace(workspace)
+        self.root = Path(root) if root is not None else settings.runs_dir()
+        self.folder = self.root / self.workspace
+
+    def __repr__(self) -> str:
+        return f"RunStore(workspace={self.workspace!r}, root={str(self.root)!r})"
+
+    # -- paths ---------------------------------------------------------------
+    def run_path(self, run_id: str) -> Path:
+        """The folder of a run (the id is validated first; the folder may not exist)."""
+        return self.folder / validate_run_id(run_id)
+
+    def _existing(self, run_id: str) -> Path:
+        path = self.run_path(run_id)
+        if not path.is_dir():
+            raise KeyError(f"no run {run_id!r} in workspace {self.workspace!r}")
+        return path
+
+    # -- writing (the training worker) ---------------------------------------
+    def create(
+        self,
+        model_config: dict,
+        *,
+        dataset: str,
+        seed: int,
+        epochs_planned: int,
+        name: str | None = None,
+        extra: dict | None = None,
+    ) -> RunInfo:
+        """A new run folder with config.json and metrics.json (status "queued")."""
+        if not isinstance(model_config, dict):
+            raise ValueError(f"model_config must be a dict (ModelConfig.to_dict()), got {type(model_config).__name__}")
+        run_id = new_run_id()
+        path = self.run_path(run_id)
+        path.mkdir(parents=True, exist_ok=False)
+        created = _now_iso()
+        atomic_write_json(path / CONFIG_FILE, {
+            "run_id": run_id,
+            "name": self._valid_name(name) if name is not None else run_id,
+            "model": model_config,
+            "dataset": str(dataset),
+            "seed": int(seed),
+            "created": created,
+            **(extra or {}),
+        })
+        atomic_write_json(path / METRICS_FILE, {
+            "status": QUEUED,
+            "epochs_done": 0,
+            "epochs_planned": int(epochs_planned),
+            "created": created,
+            "updated": created,
+            "updated_at": time.time(),
+            "writer": _WRITER,
+        })
+        return self.get(run_id)
+
+    def update_metrics(self, run_id: str, **fields: Any) -> dict:
+        """Merge ``fields`` into metrics.json (atomically) and return the new contents."""
+        path = self._existing(run_id) / METRICS_FILE
+        metrics = _read_json(path)
+        metrics.update(fields)
+        metrics.update(updated=_now_iso(), updated_at=time.time(), writer=_WRITER)
+        atomic_write_json(path, metrics)
+        return metrics
+
+    def write_history(self, run_id: str, history: dict) -> None:
+        """Replace history.json (``{"epoch": {...}, "batch": {...}, ...}``)."""
+        atomic_write_json(self._existing(run_id) / HISTORY_FILE, history)
+
+    def save_model(self, run_id: str, model) -> None:
+        """Save a keras.Model as model.keras, atomically (Keras wants a ``.keras`` name)."""
+        path = self._existing(run_id)
+        tmp = path / f".model-{secrets.token_hex(4)}.tmp.keras"
+        try:
+            model.save(tmp)
+            os.replace(tmp, path / MODEL_FILE)
+        finally:
+            with suppress(FileNotFoundError):
+                tmp.unlink()
+
+    # -- reading -------------------------------------------------------------
+    def get(self, run_id: str) -> RunInfo:
+        """One run (KeyError when absent, CorruptRunError when its files are unreadable)."""
+        path = self._existing(run_id)
+        cfg = _read_json(path / CONFIG_FILE)
+        metrics = _read_json(path / METRICS_FILE)
+        try:
+            status = str(metrics.get("status", ""))
+            if status not in ACTIVE_STATUSES | FINAL_STATUSES:
+                raise CorruptRunError(f"{METRICS_FILE} has an unknown status {status!r}")
+            if status in ACTIVE_STATUSES and not _writer_alive(
+                metrics.get("writer"), float(metrics.get("updated_at") or 0)
+            ):
+                status = INTERRUPTED
+            model_config = cfg.get("model")
+            if not isinstance(model_config, dict):
+                raise CorruptRunError(f"{CONFIG_FILE} has no model configuration")
+
+            def number(key: str) -> float | None:
+                value = metrics.get(key)
+                return None if value is None else float(value)
+
+            return RunInfo(
+                run_id=run_id,
+                workspace=self.workspace,
+                name=str(cfg.get("name") or run_id),
+                status=status,
+                model_config=model_config,
+                dataset=str(cfg.get("dataset", "mnist")),
+                seed=int(cfg.get("seed", 0)),
+                epochs_done=int(metrics.get("epochs_done") or 0),
+                epochs_planned=int(metrics.get("epochs_planned") or 0),
+                test_loss=number("test_loss"),
+                test_accuracy=number("test_accuracy"),
+                train_seconds=number("train_seconds"),
+                created=str(cfg.get("created", "")),
+                message=str(metrics.get("message") or ""),
+                hint=str(metrics.get("hint") or ""),
+                has_model=(path / MODEL_FILE).is_file(),
+                path=path,
+            )
+        except (TypeError, ValueError) as error:
+            if isinstance(error, CorruptRunError):
+                raise
+            raise CorruptRunError(f"{METRICS_FILE} or {CONFIG_FILE} has a bad value ({error})") from None
+
+    def list_runs(self) -> RunListing:
+        """All runs of the workspace, newest first; unreadable ones are skipped with a warning."""
+        if not self.folder.is_dir():
+            return RunListing(())
+        runs, warnings = [], []
+        for entry in sorted(self.folder.iterdir(), key=lambda p: p.name, reverse=True):
+            if not entry.is_dir() or not _RUN_ID_RE.fullmatch(entry.name):
+                continue  # temporary files and anything that is not a run folder
+            try:
+                runs.append(self.get(entry.name))
+            except (CorruptRunError, KeyError, OSError) as error:
+                warnings.append(f"Skipped run {entry.name}: {error}")
+        return RunListing(tuple(runs), tuple(warnings))
+
+    def history(self, run_id: str) -> dict:
+        """history.json as a dict (empty logs when the run has not finished an epoch yet)."""
+        path = self._existing(run_id) / HISTORY_FILE
+        if not path.exists():
+            return {"epoch": {}, "epochs": [], "batch": {}, "batch_steps": [], "steps_per_epoch": None}
+        return _read_json(path)
+
+    def history_csv(self, run_id: str, *, level: str = "epoch") -> str:
+        """The per-epoch (or per-batch) logs as CSV text, one row per epoch (or batch)."""
+        if level not in ("epoch", "batch"):
+            raise ValueError(f"level must be 'epoch' or 'batch', got {level!r}")
+        history = self.history(run_id)
+        logs = history.get(level) or {}
+        if level == "epoch":
+            index_name, index = "epoch", [e + 1 for e in history.get("epochs", [])]
+        else:
+            index_name, index = "step", list(history.get("batch_steps", []))
+        keys = list(logs)
+        rows = max([len(index)] + [len(v) for v in logs.values()])
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([index_name, *keys])
+        for i in range(rows):
+            row = [index[i] if i < len(index) else i + 1]
+            for key in keys:
+                values = logs[key]
+                value = values[i] if i < len(values) else None
+                row.append("" if value is None else repr(float(value)))
+            writer.writerow(row)
+        return out.getvalue()
+
+    def model_path(self, run_id: str) -> Path:
+        """model.keras of a run (FileNotFoundError when no epoch was saved)."""
+        path = self._existing(run_id) / MODEL_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"run {run_id} has no saved model yet")
+        return path
+
+    def model_bytes(self, run_id: str) -> bytes:
+        """The .keras file, for a download button."""
+        return self.model_path(run_id).read_bytes()
+
+    def load_model(self, run_id: str):
+        """The saved keras.Model (``safe_mode=True``: no arbitrary code from the file)."""
+        import keras
+
+        return keras.saving.load_model(self.model_path(run_id), safe_mode=True)
+
+    def script(self, run_id: str) -> str:
+        """The complete Keras script that trains this run's configuration (a .py text)."""
+        from core.model import ModelConfig, keras_script
+
+        info = self.get(run_id)
+        return keras_script(ModelConfig.from_dict(info.model_config), dataset_name=info.dataset)
+
+    # -- editing -------------------------------------------------------------
+    @staticmethod
+    def _valid_name(name: str) -> str:
+        if not isinstance(name, str):
+            raise ValueError(f"a run name must be text, got {type(name).__name__}")
+        name = " ".join(name.split())
+        if not name:
+            raise ValueError("a run name cannot be empty")
+        if len(name) > NAME_MAX_LENGTH:
+            raise ValueError(f"a run name has at most {NAME_MAX_LENGTH} characters, got {len(name)}")
+        return name
+
+    def rename(self, run_id: str, name: str) -> RunInfo:
+        """Give a run a new display name (spaces collapsed; 1..80 characters)."""
+        path = self._existing(run_id) / CONFIG_FILE
+        cfg = _read_json(path)
+        cfg["name"] = self._valid_name(name)
+        atomic_write_json(path, cfg)
+        return self.get(run_id)
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run folder (ValueError while it is still training)."""
+        path = self._existing(run_id)
+        with suppress(CorruptRunError):
+            if self.get(run_id).is_active:
+                raise ValueError(f"run {run_id} is still training; stop it before deleting it")
+        shutil.rmtree(path)
