@@ -1,0 +1,345 @@
+"""A faster ``model.fit``: the same updates, many batches per TensorFlow call.
+
+The book's model has 7,960 weights, so ``model.fit`` spends almost all its time
+on per-step Python and ``tf.data`` overhead, not arithmetic. :func:`fit` keeps
+the training data on the device as two tensors and runs a *chunk* of steps
+inside one ``tf.function`` (a ``tf.range`` loop that gathers each batch from
+the epoch's order), then hands the per-batch losses and accuracies back as
+vectors. Callbacks are real ``keras.callbacks.Callback`` objects and see the
+same hooks as under ``model.fit``.
+
+Same updates as ``model.fit``
+    Same batch size and number of steps (``ceil(n_train / batch_size)``, the last
+    batch partial), the model's own compiled loss (``model.compute_loss``) and
+    optimizer (``optimizer.apply_gradients``), ``training=True`` for dropout,
+    ``validation_split`` taking the *last* fraction of the data before shuffling.
+
+Same order as ``model.fit``
+    With a global seed set (``keras.utils.set_random_seed``, as every exported
+    script does), Keras 3's TensorFlow data pipeline shuffles with
+    ``tf.random.shuffle`` inside a ``tf.data`` map whose op seeds are
+    ``(global_seed, 0)``; the iterator is re-created every epoch, so every epoch
+    sees the *same* permutation. ``shuffle="keras"`` (the default) computes that
+    very permutation with explicit seeds, so a training here and the exported
+    script's plain ``model.fit`` see identical batches and end with the same test
+    accuracy up to floating-point noise. (A reshuffle per epoch changes the final
+    Book accuracy by a few tenths of a percent, more than the 0.002 the export
+    promises.) tests/test_fastfit.py checks the order against ``model.fit``
+    itself, so a Keras upgrade that changes it fails loudly. ``shuffle="epoch"``
+    draws a fresh NumPy permutation per epoch instead; ``shuffle=False`` keeps
+    the data order.
+
+Threads
+    Each call builds its own ``tf.function`` and tensors and never touches global
+    random state, so two trainings may run at once in one process (each on its
+    own model).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+#: A chunk is sized to take about this long, so a live view gets a new point
+#: several times a second and a stop request acts within about this time.
+CHUNK_SECONDS = 0.1
+#: Steps in the first chunk of a training (it also pays for tracing the function).
+FIRST_CHUNK_STEPS = 8
+#: Never more steps than this in one call, whatever the timing says.
+MAX_CHUNK_STEPS = 256
+#: Batch size for the validation pass when batch_size is tiny (speed only; the
+#: mean over the whole set is the same).
+MIN_EVAL_BATCH = 1000
+#: ``tf.random.get_seed`` turns seeds (0, 0) into (0, 2**31 - 1).
+_MAXINT32 = 2**31 - 1
+SHUFFLES = ("keras", "epoch", False)
+
+
+def keras_order(n: int, seed: int) -> np.ndarray:
+    """The order in which Keras 3 ``model.fit`` (TensorFlow backend) visits n samples.
+
+    Valid when the global seed is ``seed`` (``keras.utils.set_random_seed(seed)``)
+    and ``shuffle=True``; the same order is used for every epoch. Returns an
+    (n,) int64 permutation.
+    """
+    import tensorflow as tf
+
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    seed1, seed2 = int(seed), 0
+    if (seed1, seed2) == (0, 0):
+        seed2 = _MAXINT32  # what tf.random.get_seed does with a zero pair
+
+    # A fresh function each call: the stateful shuffle kernel starts from its
+    # seeds, exactly as in Keras' freshly created iterator (an eager call would
+    # reuse a cached kernel and continue its stream).
+    @tf.function(autograph=False)
+    def permutation():
+        indices = tf.range(n, dtype=tf.int64)
+        return tf.raw_ops.RandomShuffle(value=indices, seed=seed1, seed2=seed2)
+
+    return permutation().numpy()
+
+
+def _split(x, y, validation_split: float):
+    """Keras' ``train_validation_split``: the last fraction becomes validation data."""
+    n = len(x)
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at in (0, n):
+        raise ValueError(
+            f"{n} samples are too few to split with validation_split={validation_split}"
+        )
+    return (x[:split_at], y[:split_at]), (x[split_at:], y[split_at:])
+
+
+def _validate(x, y, batch_size, epochs, validation_split, validation_data, shuffle):
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim < 2:
+        raise ValueError(f"x must be (N, ...) samples, got shape {x.shape}")
+    if y.ndim != 2:
+        raise ValueError(f"y must be one-hot (N, classes), got shape {y.shape}")
+    if len(x) != len(y):
+        raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
+    if len(x) == 0:
+        raise ValueError("x is empty")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    if validation_split and validation_data is not None:
+        raise ValueError("give validation_split or validation_data, not both")
+    if shuffle is True:
+        shuffle = "keras"
+    if shuffle not in SHUFFLES:
+        raise ValueError(f"shuffle must be one of {SHUFFLES} (or True), got {shuffle!r}")
+    return x, y, shuffle
+
+
+class _CallbackSet:
+    """Calls each callback's hook in turn, in the order given (no async dispatch)."""
+
+    def __init__(self, callbacks: Sequence[Any], model, params: dict):
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            callback.set_model(model)
+            callback.set_params(params)
+
+    def __getattr__(self, hook: str) -> Callable[..., None]:
+        def call(*args):
+            for callback in self.callbacks:
+                getattr(callback, hook)(*args)
+
+        return call
+
+
+def _make_train_chunk(model, x_spec, y_spec):
+    """A ``tf.function`` running ``len(indices)`` training steps; returns per-step loss and accuracy."""
+    import tensorflow as tf
+
+    variables = model.trainable_variables
+
+    @tf.function(
+        input_signature=[
+            x_spec,
+            y_spec,
+            tf.TensorSpec([None, None], tf.int64),  # (steps, batch) sample indices
+        ],
+        reduce_retracing=True,
+    )
+    def train_chunk(x_all, y_all, indices):
+        steps = tf.shape(indices)[0]
+        losses = tf.TensorArray(tf.float32, size=steps)
+        accuracies = tf.TensorArray(tf.float32, size=steps)
+        for step in tf.range(steps):
+            x = tf.gather(x_all, indices[step])
+            y = tf.gather(y_all, indices[step])
+            # The body of Keras' own TensorFlow train_step.
+            with tf.GradientTape() as tape:
+                y_pred = model(x, training=True)
+                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
+            gradients = tape.gradient(loss, variables)
+            model.optimizer.apply_gradients(zip(gradients, variables))
+            hits = tf.equal(tf.argmax(y_pred, axis=-1), tf.argmax(y, axis=-1))
+            losses = losses.write(step, tf.cast(loss, tf.float32))
+            accuracies = accuracies.write(step, tf.reduce_mean(tf.cast(hits, tf.float32)))
+        return losses.stack(), accuracies.stack()
+
+    return train_chunk
+
+
+def _make_evaluate(model, x_spec, y_spec):
+    """A ``tf.function`` returning (sum of batch loss * batch size, correct count) over a set."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=[x_spec, y_spec, tf.TensorSpec([], tf.int32)])
+    def evaluate(x_all, y_all, batch_size):
+        n = tf.shape(x_all)[0]
+        loss_sum = tf.constant(0.0, tf.float64)
+        correct = tf.constant(0, tf.int64)
+        for start in tf.range(0, n, batch_size):
+            x = x_all[start : start + batch_size]
+            y = y_all[start : start + batch_size]
+            y_pred = model(x, training=False)
+            loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
+            size = tf.cast(tf.shape(x)[0], tf.float64)
+            loss_sum += tf.cast(loss, tf.float64) * size
+            hits = tf.equal(tf.argmax(y_pred, axis=-1), tf.argmax(y, axis=-1))
+            correct += tf.reduce_sum(tf.cast(hits, tf.int64))
+        return loss_sum, correct
+
+    return evaluate
+
+
+def fit(
+    model,
+    x,
+    y,
+    *,
+    batch_size: int,
+    epochs: int,
+    validation_split: float = 0.0,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    seed: int = 0,
+    shuffle: bool | str = "keras",
+    callbacks: Sequence[Any] = (),
+    steps_per_chunk: int | None = None,
+    stop_event: threading.Event | None = None,
+):
+    """Train a compiled model like ``model.fit``, several batches per TensorFlow call.
+
+    Parameters
+    ----------
+    model : compiled ``keras.Model`` (loss on one-hot labels, e.g. categorical_crossentropy).
+    x : (N, ...) float32 samples, e.g. (N, 784) or (N, 28, 28, 1).
+    y : (N, classes) one-hot labels.
+    batch_size, epochs : as in ``model.fit``.
+    validation_split : the last fraction of x/y is held out (as ``model.fit`` does).
+    validation_data : (x_val, y_val) instead of a split.
+    seed : the seed the model was built with (see ``keras_order``).
+    shuffle : "keras" (default, = True) same order as ``model.fit``; "epoch" a new
+        NumPy permutation each epoch; False in data order.
+    callbacks : ``keras.callbacks.Callback`` objects. Hooks: on_train_begin;
+        on_epoch_begin; on_train_batch_begin(first step of a chunk) before each
+        chunk; on_train_batch_end(step, logs) for *every* step after its chunk
+        ran, logs = {"loss", "accuracy"} running means since the epoch began
+        (Keras' batch logs) plus "batch_loss", "batch_accuracy" of that batch
+        alone; on_epoch_end(epoch, logs) with loss/accuracy (and val_loss /
+        val_accuracy when validating); on_train_end. A non-finite loss shows up
+        in the logs as nan/inf; training goes on unless a callback stops it.
+    steps_per_chunk : fixed steps per TensorFlow call; None sizes chunks to take
+        about ``CHUNK_SECONDS``.
+    stop_event : when set (from any thread), training stops after the current chunk,
+        like ``model.stop_training = True`` from a callback.
+
+    Returns the ``keras.callbacks.History`` (also ``model.history``).
+    """
+    import keras
+    import tensorflow as tf
+
+    x, y, shuffle = _validate(x, y, batch_size, epochs, validation_split, validation_data, shuffle)
+    if steps_per_chunk is not None and (not isinstance(steps_per_chunk, int) or steps_per_chunk < 1):
+        raise ValueError(f"steps_per_chunk must be a positive integer or None, got {steps_per_chunk!r}")
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("the model must be compiled (model.compile(...)) before fit")
+
+    if validation_split:
+        (x, y), validation_data = _split(x, y, validation_split)
+    if validation_data is not None:
+        x_val, y_val = (np.asarray(a) for a in validation_data)
+        if x_val.shape[1:] != x.shape[1:] or y_val.shape[1:] != y.shape[1:] or len(x_val) != len(y_val):
+            raise ValueError(
+                f"validation_data shapes {x_val.shape}, {y_val.shape} do not match x {x.shape}, y {y.shape}"
+            )
+
+    n = len(x)
+    steps_per_epoch = math.ceil(n / batch_size)
+    x_spec = tf.TensorSpec([None, *x.shape[1:]], tf.float32)
+    y_spec = tf.TensorSpec([None, *y.shape[1:]], tf.float32)
+    x_all = tf.convert_to_tensor(x, tf.float32)
+    y_all = tf.convert_to_tensor(y, tf.float32)
+
+    # Variables must exist before tracing: a tf.function may not create them in a loop.
+    model.optimizer.build(model.trainable_variables)
+    train_chunk = _make_train_chunk(model, x_spec, y_spec)
+    evaluate = _make_evaluate(model, x_spec, y_spec) if validation_data is not None else None
+    if evaluate is not None:
+        x_val_t = tf.convert_to_tensor(x_val, tf.float32)
+        y_val_t = tf.convert_to_tensor(y_val, tf.float32)
+        eval_batch = tf.constant(max(batch_size, MIN_EVAL_BATCH), tf.int32)
+
+    history = keras.callbacks.History()
+    cbs = _CallbackSet([*callbacks, history], model, {"verbose": 0, "epochs": epochs, "steps": steps_per_epoch})
+    seconds_per_step: list[float] = []  # measured after the first (tracing) chunk
+
+    def per_chunk() -> int:
+        if steps_per_chunk is not None:
+            return steps_per_chunk
+        if not seconds_per_step:
+            return FIRST_CHUNK_STEPS
+        return int(min(MAX_CHUNK_STEPS, max(1, CHUNK_SECONDS / seconds_per_step[-1])))
+
+    full_steps = n // batch_size
+
+    def chunks(order: np.ndarray) -> Iterable[tuple[int, np.ndarray]]:
+        """(first step, (steps, batch) indices); the partial last batch is a call of its own."""
+        full_batches = order[: full_steps * batch_size].reshape(full_steps, batch_size)
+        first = 0
+        while first < full_steps:
+            count = min(per_chunk(), full_steps - first)
+            yield first, full_batches[first : first + count]
+            first += count
+        if n % batch_size:
+            yield full_steps, order[full_steps * batch_size :][None, :]
+
+    order = keras_order(n, seed) if shuffle == "keras" else np.arange(n, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    model.stop_training = False
+    cbs.on_train_begin({})
+    traced = False
+    for epoch in range(epochs):
+        if shuffle == "epoch":
+            order = rng.permutation(n).astype(np.int64)
+        cbs.on_epoch_begin(epoch, {})
+        seen = loss_sum = hit_sum = 0.0  # running totals since the epoch began
+        for first, indices in chunks(order):
+            cbs.on_train_batch_begin(first, {})
+            started = time.perf_counter()
+            losses, accuracies = train_chunk(x_all, y_all, tf.constant(indices))
+            losses, accuracies = losses.numpy(), accuracies.numpy()
+            if traced:
+                seconds_per_step.append((time.perf_counter() - started) / len(indices))
+            traced = True
+            size = indices.shape[1]
+            for i, (loss, accuracy) in enumerate(zip(losses.tolist(), accuracies.tolist())):
+                seen += size
+                loss_sum += loss * size
+                hit_sum += accuracy * size
+                logs = {
+                    "loss": loss_sum / seen,
+                    "accuracy": hit_sum / seen,
+                    "batch_loss": loss,
+                    "batch_accuracy": accuracy,
+                }
+                cbs.on_train_batch_end(first + i, logs)
+            if stop_event is not None and stop_event.is_set():
+                model.stop_training = True
+            if model.stop_training:
+                break
+        epoch_logs = {"loss": loss_sum / seen, "accuracy": hit_sum / seen}
+        if evaluate is not None:
+            val_loss_sum, correct = evaluate(x_val_t, y_val_t, eval_batch)
+            epoch_logs["val_loss"] = float(val_loss_sum.numpy() / len(x_val))
+            epoch_logs["val_accuracy"] = float(correct.numpy() / len(x_val))
+        cbs.on_epoch_end(epoch, epoch_logs)
+        if model.stop_training:
+            break
+    cbs.on_train_end({})
+    model.history = history
+    return history
