@@ -7,19 +7,16 @@ navigation and the sidebar; each step of the lesson is a file in ``pages/``.
 import streamlit as st
 
 from ui.data import dataset_picker
+from ui.lesson import available_steps
 
 st.set_page_config(page_title="MNIST Playground", page_icon="✏️", layout="wide")
 
-# The lesson, in the book chapter's order. Each entry is (file, title, icon).
-LESSON = [
-    ("pages/home.py", "Home", ":material/home:"),
-    ("pages/dataset.py", "1 · Data", ":material/grid_on:"),
-]
-
-pages = [
-    st.Page(path, title=title, icon=icon, default=(i == 0)) for i, (path, title, icon) in enumerate(LESSON)
-]
-page = st.navigation(pages)
+page = st.navigation(
+    [
+        st.Page(step.path, title=step.title, icon=step.icon, default=(i == 0))
+        for i, step in enumerate(available_steps())
+    ]
+)
 
 with st.sidebar:
     st.title("✏️ MNIST Playground")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.data import current_dataset
+from ui.lesson import available_steps
 
 dataset = current_dataset()
 
@@ -22,24 +23,10 @@ if dataset.is_standin:
     st.warning(dataset.provenance)
 
 st.subheader("The lesson")
-STEPS = [
-    ("pages/dataset.py", "1 · Data", "Load MNIST, look inside the arrays, and prepare them for the network: "
-     "scale to [0, 1], reshape to 784, one-hot labels."),
-    ("pages/train.py", "2 · Train", "Build the book's network, choose epochs and batch size, and watch "
-     "loss and accuracy move while it learns."),
-    ("pages/evaluate.py", "3 · Evaluate", "Test accuracy, the confusion matrix, and the digits the network "
-     "gets wrong, and why accuracy alone can mislead."),
-    ("pages/draw.py", "4 · Draw", "Draw a digit and see every preprocessing step and what the network thinks."),
-]
-from pathlib import Path  # noqa: E402  (only for the existence check below)
-
-ROOT = Path(__file__).resolve().parent.parent
-for path, title, text in STEPS:
-    if not (ROOT / path).exists():
-        continue  # a step is linked only once its page exists
+for step in available_steps()[1:]:
     with st.container(border=True):
-        st.page_link(path, label=f"**{title}**")
-        st.caption(text)
+        st.page_link(step.path, label=f"**{step.title}**", icon=step.icon)
+        st.caption(step.blurb)
 
 st.caption(
     "Based on the Keras MNIST example as taught in the book chapter "

@@ -1,0 +1,116 @@
+"""AppTest for app.py, Home and the Dataset page (no browser)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import APPTEST_TIMEOUT, ROOT
+
+
+def run_app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APPTEST_TIMEOUT)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def all_code(at: AppTest) -> str:
+    return "\n".join(block.value for block in at.code)
+
+
+def test_home_links_each_existing_step(mnist_path, monkeypatch):
+    monkeypatch.setenv("MNIST_PATH", str(mnist_path))
+    at = run_app()
+    assert at.title[0].value == "MNIST Playground"
+    assert any("MNIST from" in c.value for c in at.sidebar.caption)
+    assert at.radio(key="dataset_name").value == "mnist"
+
+
+def test_dataset_page_on_real_mnist(mnist_path, monkeypatch):
+    monkeypatch.setenv("MNIST_PATH", str(mnist_path))
+    at = run_app("pages/dataset.py")
+    code = all_code(at)
+    assert "print(y_train[8])   # → 1" in code
+    assert "(60000, 28, 28)" in code and "uint8" in code
+    assert "(60000, 784)" in code and "(10000, 784)" in code
+    assert "[0. 0. 0. 0. 0. 0. 0. 1. 0. 0.]" in code
+    assert "(60000, 10) (10000, 10)" in code
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Training images"] == "60,000" and metrics["Test images"] == "10,000"
+    assert metrics["Label"] == "1"
+
+    # Change N: image 0 of the training set is a 5.
+    at.number_input(key="data_index").set_value(0).run()
+    assert {m.label: m.value for m in at.metric}["Label"] == "5"
+    assert at.slider(key="data_index_slider").value == 0
+    # The slider drives the same N: test image 11 is a 6.
+    at.radio(key="data_split").set_value("test").run()
+    at.slider(key="data_index_slider").set_value(11).run()
+    assert at.number_input(key="data_index").value == 11
+    assert {m.label: m.value for m in at.metric}["Label"] == "6"
+
+
+def test_dataset_page_does_not_import_tensorflow(mnist_path, monkeypatch):
+    # Run in a fresh interpreter: this one may have loaded TensorFlow for other tests.
+    import subprocess
+
+    script = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=120); at.run()\n"
+        "at.switch_page('pages/dataset.py'); at.run()\n"
+        "assert not at.exception, at.exception\n"
+        "print('TF' if 'tensorflow' in sys.modules else 'NO-TF')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+        env={**__import__("os").environ, "MNIST_PATH": str(mnist_path)}, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("NO-TF")
+
+
+def test_offline_standin_is_shown_and_explained(monkeypatch, tmp_path):
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    monkeypatch.setenv("PLAYGROUND_KERAS_DATASETS", "0")
+    monkeypatch.setenv("FASHION_MNIST_PATH", str(tmp_path / "none"))
+    # The dataset cache is per process: clear it so this run really has no source.
+    import streamlit as st
+
+    st.cache_resource.clear()
+    try:
+        at = run_app("pages/dataset.py")
+        warnings = " ".join(w.value for w in at.warning) + " ".join(w.value for w in at.sidebar.warning)
+        assert "stand-in" in warnings and "MNIST_PATH" in warnings
+        assert {m.label: m.value for m in at.metric}["Training images"] == "1,437"
+    finally:
+        st.cache_resource.clear()
+
+
+@pytest.mark.parametrize("fashion_available", [True])
+def test_fashion_mnist_in_the_sidebar(tmp_path, monkeypatch, fashion_available):
+    from test_data import small_arrays, write_idx_folder
+
+    folder = write_idx_folder(tmp_path / "fashion", small_arrays())
+    monkeypatch.setenv("FASHION_MNIST_PATH", str(folder))
+    monkeypatch.setenv("PLAYGROUND_KERAS_DATASETS", "0")
+    import streamlit as st
+
+    st.cache_resource.clear()
+    try:
+        at = run_app("pages/dataset.py")
+        # (AppTest does not list app.py's sidebar widgets after switch_page, so the
+        # choice is made through the widget's session-state key, as a click would.)
+        at.session_state["dataset_name"] = "fashion_mnist"
+        at.run()
+        assert not at.exception
+        assert {m.label: m.value for m in at.metric}["Training images"] == "30"
+        assert "fashion_mnist.load_data()" in all_code(at)
+    finally:
+        st.cache_resource.clear()
