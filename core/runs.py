@@ -224,7 +224,8 @@ class RunInfo:
 
     @property
     def preset(self) -> str:
-        return str(self.model_config.get("preset", "") or "Custom")
+        """The ModelConfig's name ("Book", "Dense", "CNN" or "Custom")."""
+        return str(self.model_config.get("name", "") or "Custom")
 
     @property
     def is_active(self) -> bool:

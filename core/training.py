@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from core import config as settings
-from core.preprocess import one_hot, scale
+from core.preprocess import one_hot
 from core.runs import DIVERGED, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunStore
 
 #: Per-batch records kept in memory (and in history.json); past this the
@@ -591,23 +591,23 @@ class TrainingJob:
         finally:
             _unregister(self)
 
-    def _prepare(self, images: np.ndarray, labels: np.ndarray, input_shape) -> tuple[np.ndarray, np.ndarray]:
+    def _prepare(self, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from core.model import model_input
+
         if self.limit is not None:
             images, labels = images[: self.limit], labels[: self.limit]
-        x = scale(images).reshape((len(images), *input_shape))
-        return x, one_hot(labels)
+        return model_input(self.config, images), one_hot(labels)
 
     def _train(self) -> None:
         from core.model import build_model
 
         config, live = self.config, self._live
-        self._set(status=RUNNING, phase="Building the model…")
+        self._set(status=RUNNING, phase="Preparing the data…")
         self.store.update_metrics(self.run_id, status=RUNNING, started=time.time())
-        model = build_model(config)
-        input_shape = tuple(model.input_shape[1:])
-        self._set(phase="Preparing the data…")
-        x, y = self._prepare(self.dataset.x_train, self.dataset.y_train, input_shape)
-        x_test, y_test = self._prepare(self.dataset.x_test, self.dataset.y_test, input_shape)
+        x, y = self._prepare(self.dataset.x_train, self.dataset.y_train)
+        x_test, y_test = self._prepare(self.dataset.x_test, self.dataset.y_test)
+        self._set(phase="Building the model…")
+        model = build_model(config, input_shape=tuple(self.dataset.x_train.shape[1:]))
 
         start = time.perf_counter()
         saver = _run_saver_class()(self.store, self.run_id, live, lambda: time.perf_counter() - start)

@@ -23,7 +23,7 @@ from core.runs import (
     validate_workspace,
 )
 
-MODEL_CONFIG = {"preset": "Book", "hidden": [[10, "sigmoid"]], "optimizer": "sgd", "epochs": 5}
+MODEL_CONFIG = {"name": "Book", "hidden": [{"units": 10, "activation": "sigmoid"}], "optimizer": "sgd", "epochs": 5}
 
 
 @pytest.fixture

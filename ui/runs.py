@@ -1,0 +1,168 @@
+"""Runs in the browser session: the workspace in the URL, the active run, the training job.
+
+State lives in ``st.session_state`` (never module globals):
+
+- ``workspace_id``: this browser's workspace, mirrored in the URL as ``?ws=...``
+  so a refresh or a shared link brings the same runs back;
+- ``active_run_id``: the run the Evaluate and Draw pages use;
+- ``training_job``: this session's latest :class:`core.training.TrainingJob`
+  (a refreshed page re-attaches to a job still training in this server).
+
+Keras is imported only when a model is loaded or a job starts, so the light
+pages (Home, Dataset) can use these helpers without importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.runs import (
+    FINISHED,
+    STOPPED,
+    CorruptRunError,
+    RunInfo,
+    RunStore,
+    new_workspace_id,
+    validate_workspace,
+)
+from core.training import TrainingJob, live_jobs, train_limit
+
+WORKSPACE_KEY = "workspace_id"
+ACTIVE_RUN_KEY = "active_run_id"
+JOB_KEY = "training_job"
+JOB_SEEN_DONE_KEY = "training_job_seen_done"
+MODEL_CACHE_KEY = "active_model_cache"
+#: Seconds between two refreshes of a live view (light: it only copies a snapshot).
+LIVE_REFRESH_S = 0.75
+
+
+def workspace_id() -> str:
+    """This browser's workspace id, from ``?ws=`` (a fresh random one written there if missing/invalid)."""
+    value = st.query_params.get("ws")
+    try:
+        workspace = validate_workspace(value)
+    except ValueError:
+        # Switching pages drops query parameters; the session remembers the id.
+        workspace = st.session_state.get(WORKSPACE_KEY) or new_workspace_id()
+        st.query_params["ws"] = workspace
+    st.session_state[WORKSPACE_KEY] = workspace
+    return workspace
+
+
+def run_store() -> RunStore:
+    """The RunStore of this browser's workspace."""
+    return RunStore(workspace_id())
+
+
+def current_job() -> TrainingJob | None:
+    """This session's latest training job; after a page refresh, the workspace's live one."""
+    job = st.session_state.get(JOB_KEY)
+    if job is None:
+        running = live_jobs(workspace_id())
+        if running:
+            job = st.session_state[JOB_KEY] = running[-1]
+    return job
+
+
+def start_training(model_config, *, name: str | None = None) -> TrainingJob:
+    """Create, start and remember a TrainingJob on the sidebar's dataset."""
+    from ui.data import current_dataset
+
+    dataset = current_dataset()
+    job = TrainingJob(model_config, dataset, store=run_store(), name=name, limit=train_limit()).start()
+    st.session_state[JOB_KEY] = job
+    return job
+
+
+def set_active_run(run_id: str | None) -> None:
+    """Make a run the one the Evaluate and Draw pages use (None: no active run)."""
+    st.session_state[ACTIVE_RUN_KEY] = run_id
+
+
+def _usable(run: RunInfo) -> bool:
+    return run.has_model and not run.is_active
+
+
+def active_run() -> RunInfo | None:
+    """The active run; without a choice yet, the newest run of the workspace with a saved model."""
+    store = run_store()
+    run_id = st.session_state.get(ACTIVE_RUN_KEY)
+    if run_id:
+        try:
+            return store.get(run_id)
+        except (KeyError, CorruptRunError, ValueError):
+            set_active_run(None)  # deleted or broken since it was chosen
+    for run in store.list_runs():
+        if _usable(run):
+            set_active_run(run.run_id)
+            return run
+    return None
+
+
+def active_model():
+    """The active run's keras.Model, loaded once per session per run (and reloaded when
+    its checkpoint changes); None when there is no usable run."""
+    run = active_run()
+    if run is None or not run.has_model:
+        return None
+    store = run_store()
+    try:
+        path = store.model_path(run.run_id)
+        key = (run.run_id, path.stat().st_mtime_ns)
+    except FileNotFoundError:
+        return None
+    cached = st.session_state.get(MODEL_CACHE_KEY)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        model = store.load_model(run.run_id)
+    except Exception as error:  # a broken file must not break the page
+        st.warning(f"The model of run “{run.name}” could not be loaded: {error}")
+        return None
+    st.session_state[MODEL_CACHE_KEY] = (key, model)
+    return model
+
+
+def job_finished_rerun(job: TrainingJob) -> None:
+    """Once per job, when it has ended: make its run active (if it has a model) and
+    rerun the whole page so everything shows the result. Call from a live fragment."""
+    if not job.done or st.session_state.get(JOB_SEEN_DONE_KEY) == job.run_id:
+        return
+    st.session_state[JOB_SEEN_DONE_KEY] = job.run_id
+    if job.status in (FINISHED, STOPPED):
+        set_active_run(job.run_id)
+    st.rerun()
+
+
+def job_needs_live_view(job: TrainingJob | None) -> bool:
+    """Whether a live view should run: the job is going on, or has ended but the page
+    has not yet done its one full rerun for it."""
+    return job is not None and (not job.done or st.session_state.get(JOB_SEEN_DONE_KEY) != job.run_id)
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def _compact_progress(key: str) -> None:
+    job = current_job()
+    if job is None:
+        return
+    snap = job.snapshot()
+    st.progress(snap.history.fraction, text=snap.progress_line)
+    st.button("Stop", key=f"{key}_stop", on_click=job.stop, disabled=job.stop_requested or snap.done)
+    job_finished_rerun(job)
+
+
+def train_now_button(preset_name: str, *, key: str) -> None:
+    """One click trains the preset with its defaults, shows the progress live, and makes
+    the new run active when it ends (the page then reruns and finds ``active_model()``)."""
+    from core.model import PRESETS
+
+    if preset_name not in PRESETS:
+        raise ValueError(f"unknown preset {preset_name!r}; choose one of {sorted(PRESETS)}")
+    job = current_job()
+    if job_needs_live_view(job):
+        _compact_progress(key)
+        return
+    config = PRESETS[preset_name]
+    if st.button(f"Train the {preset_name} model now ({config.epochs} epochs)", key=key, type="primary"):
+        start_training(config, name=preset_name)
+        _compact_progress(key)
