@@ -15,6 +15,7 @@ MATRIX_COLORS = "Blues"
 PREDICTED_COLOR = "#d62728"  # the class the model chose (red when it is wrong)
 TRUE_COLOR = "#2ca02c"       # the true class
 OTHER_COLOR = "#9aa7b5"
+TITLE_COLOR = "#1b1f24"
 SELECTED_OUTLINE = "#ff7f0e"
 SCORE_COLORS = {"precision": "#1f77b4", "recall": "#ff7f0e", "F1": "#2ca02c"}
 
@@ -22,7 +23,8 @@ SCORE_COLORS = {"precision": "#1f77b4", "recall": "#ff7f0e", "F1": "#2ca02c"}
 #: must be large enough to hold a 4-digit count.
 MATRIX_HEIGHT = 560
 MATRIX_TRACE = 1
-COLORBAR_ROOM = 40  # pixels beside the square for the colour bar  # index of the clickable scatter trace in confusion_figure
+COLORBAR_ROOM = 40  # pixels beside the square for the colour bar
+LABEL_PX_PER_CHAR = 7  # about one character of a tick label, for long class names  # index of the clickable scatter trace in confusion_figure
 
 
 def _check_names(class_names: Sequence[str], n: int) -> list[str]:
@@ -114,10 +116,13 @@ def confusion_figure(
     fig.update_xaxes(**axis, title="predicted class", side="bottom", constrain="domain")
     fig.update_yaxes(**axis, title="true class", autorange=False, scaleanchor="x", constrain="domain")
     fig.update_yaxes(range=[n - 0.5, -0.5])  # true class 0 at the top, as in the book
+    # A fixed size keeps the cells square and the colour bar next to them; long
+    # class names (Fashion-MNIST) take their room from the square.
+    label_room = LABEL_PX_PER_CHAR * max(0, max(len(name) for name in names) - 2)
+    fig.update_xaxes(tickangle=-45 if label_room else 0)
     fig.update_layout(
-        # A fixed width keeps the cells square and the colour bar next to them.
         height=height,
-        width=height + COLORBAR_ROOM,
+        width=height + COLORBAR_ROOM + int(0.3 * label_room),
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         hovermode="closest",
         hoverdistance=-1,
@@ -161,7 +166,7 @@ def probability_figure(
 
 
 # Pixel layout of one gallery item: its title, the image, the bars, their tick labels.
-GALLERY_TITLE_PX = 22
+GALLERY_TITLE_PX = 32  # two lines: the index, then the prediction
 GALLERY_IMAGE_PX = 120
 GALLERY_BARS_PX = 44
 GALLERY_GAP_PX = 30  # below the bars: room for their tick labels
@@ -240,9 +245,9 @@ def gallery_figure(
             range=[0, 1], visible=False, anchor=f"x{bar_axis}", fixedrange=True,
         )
         fig.add_annotation(
-            text=f"x_test[{int(indices[pos])}] · {names[j]} {p[j]:.2f}",
+            text=f"x_test[{int(indices[pos])}]<br>{names[j]} {p[j]:.2f}",
             x=(x_domain[0] + x_domain[1]) / 2, y=1 - top / height, xref="paper", yref="paper",
-            xanchor="center", yanchor="top", showarrow=False, font={"size": 11},
+            xanchor="center", yanchor="top", showarrow=False, font={"size": 11, "color": TITLE_COLOR},
         )
     fig.update_layout(
         **layout, height=height + 10, showlegend=False, bargap=0.15,

@@ -1,0 +1,109 @@
+"""The Evaluate page in Chromium: clicking a confusion-matrix cell opens its gallery.
+
+Streamlit reports no selection for clicks on a plotly heatmap (streamlit#8760);
+the page's matrix carries a transparent square-marker scatter on the cell
+centres, and this test proves a real mouse click on a cell reaches the page.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import start_app, wait_for_app
+from core import evaluation as ev
+from test_evaluate_page import TRAIN_SLICE, WORKSPACE, train_and_save
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def evaluate_app(tmp_path_factory, mnist, mnist_path):
+    """The app on real MNIST with one small trained run in workspace ``WORKSPACE``."""
+    tmp = tmp_path_factory.mktemp("evaluate_app")
+    _, _, accuracy, probs = train_and_save(
+        mnist.x_train[:TRAIN_SLICE], mnist.y_train[:TRAIN_SLICE], mnist.x_test, mnist.y_test,
+        root=tmp / "runs", dataset="mnist",
+    )
+    server = start_app(tmp, MNIST_PATH=str(mnist_path))
+    yield dict(server=server, probs=probs, y_test=np.asarray(mnist.y_test), accuracy=accuracy)
+    server.stop()
+
+
+def cell_centre(page, true_class: int, pred_class: int, n: int = 10) -> tuple[float, float]:
+    """Screen position of a cell's centre, from the plot area of the matrix."""
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    chart.scroll_into_view_if_needed()
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    return (area["x"] + area["width"] * (pred_class + 0.5) / n,
+            area["y"] + area["height"] * (true_class + 0.5) / n)
+
+
+def selectbox_text(page, label: str) -> str:
+    """The option a selectbox shows (its combobox input's value)."""
+    return page.get_by_role("combobox", name=label).input_value().strip()
+
+
+def wait_for_first_gallery_title(page, text: str) -> None:
+    """The gallery is the second chart; its first annotation is its first item's title
+    (two SVG lines, whose text joins without a separator)."""
+    page.wait_for_function(
+        """text => {
+            const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]');
+            const title = charts.length > 1 && charts[1].querySelector('.annotation-text');
+            return title && title.textContent === text;
+        }""",
+        arg=text,
+    )
+
+
+def test_click_a_cell_shows_its_images(evaluate_app, page, tmp_path):
+    server, probs, y_test = evaluate_app["server"], evaluate_app["probs"], evaluate_app["y_test"]
+    counts = ev.confusion(y_test, probs.argmax(axis=1))
+    # The default selection is the most confused cell: click the second one instead.
+    first, second = ev.most_confused_pairs(counts, top=2)
+    i, j = second.true_class, second.pred_class
+
+    # Open the app's home first: until app.py has run once, a server with a pages/
+    # folder treats a deep link as an old-style (v1) multipage app and runs the
+    # page file without app.py (streamlit PagesManager.uses_pages_directory).
+    page.goto(server.url)
+    page.get_by_text("MNIST Playground").first.wait_for()
+    page.goto(f"{server.url}/evaluate?ws={WORKSPACE}")
+    wait_for_app(page)
+    page.get_by_text("MNIST Playground").first.wait_for()  # app.py's sidebar is there
+    page.get_by_text("Test accuracy").first.wait_for(timeout=120_000)
+    page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first.wait_for()
+    expected_default = f"{first.count:,} test images of a {first.true_class} predicted as {first.pred_class}"
+    page.get_by_text(expected_default).first.wait_for()
+
+    x, y = cell_centre(page, i, j)
+    page.mouse.move(x, y)
+    # The cell under the pointer answers the hover (an SVG label: read its text).
+    page.wait_for_function(
+        "text => [...document.querySelectorAll('.hoverlayer')].some(e => e.textContent.includes(text))",
+        arg=f"true {i}, predicted {j}: {second.count} images",
+    )
+    page.mouse.click(x, y)
+
+    page.get_by_text(f"{second.count:,} test images of a {i} predicted as {j}").first.wait_for()
+    wait_for_app(page)
+    # The selectboxes follow the click.
+    assert selectbox_text(page, "True class") == str(i)
+    assert selectbox_text(page, "Predicted class") == str(j)
+    # The gallery shows this cell's most confident mistake first, with its x_test index.
+    gallery = ev.cell_gallery(y_test, probs, true_class=i, pred_class=j, limit=18)
+    wait_for_first_gallery_title(page, f"x_test[{gallery.indices[0]}]{j} {gallery.confidence[0]:.2f}")
+    page.get_by_text(f"x_test[{gallery.indices[0]}]", exact=True).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "evaluate_gallery.png"))
+
+    # A diagonal cell: the least confident correct ones.
+    x, y = cell_centre(page, 7, 7)
+    page.mouse.click(x, y)
+    page.get_by_text(f"{counts[7, 7]:,} test images of a 7 predicted as 7").first.wait_for()
+    page.get_by_text("least confident first").first.wait_for()
+    diagonal = ev.cell_gallery(y_test, probs, true_class=7, pred_class=7, limit=18)
+    wait_for_first_gallery_title(page, f"x_test[{diagonal.indices[0]}]7 {diagonal.confidence[0]:.2f}")
+    assert selectbox_text(page, "True class") == "7"
+    assert selectbox_text(page, "Predicted class") == "7"
+    assert "Traceback" not in server.log() and "Error" not in page.inner_text("body")

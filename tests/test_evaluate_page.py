@@ -1,0 +1,291 @@
+"""AppTest for the Evaluate page (no browser): a real small Keras model saved as a run.
+
+The run is written with core.runs.RunStore under a temporary PLAYGROUND_RUNS_DIR;
+the page finds it through the workspace in the URL (``?ws=``) and
+``st.session_state["active_run_id"]``, as after training in the app.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix
+from streamlit.testing.v1 import AppTest
+
+from conftest import APPTEST_TIMEOUT, ROOT
+from core import evaluation as ev
+
+WORKSPACE = "evaltest"
+EVALUATE = "pages/evaluate.py"
+TRAIN_SLICE = 6000
+FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+def train_and_save(x_train, y_train, x_test, y_test, *, root, dataset, epochs=3):
+    """Train the book's network briefly (Adam, so a few seconds suffice) and save a run."""
+    import keras
+    from keras import layers
+
+    from core.runs import FINISHED, RunStore
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input(shape=(784,)),
+        layers.Dense(10, activation="sigmoid"),
+        layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    x = ev.prepare_inputs(x_train, input_shape=model.input_shape)
+    model.fit(x, keras.utils.to_categorical(y_train, 10), batch_size=100, epochs=epochs, verbose=0)
+    xt = ev.prepare_inputs(x_test, input_shape=model.input_shape)
+    loss, accuracy = model.evaluate(xt, keras.utils.to_categorical(y_test, 10), verbose=0)
+    store = RunStore(WORKSPACE, root=root)
+    run = store.create({"preset": "Book"}, dataset=dataset, seed=0, epochs_planned=epochs, name="tiny book")
+    store.save_model(run.run_id, model)
+    store.update_metrics(run.run_id, status=FINISHED, epochs_done=epochs,
+                         test_loss=loss, test_accuracy=accuracy)
+    probs = model.predict(xt, batch_size=2048, verbose=0)
+    return run.run_id, loss, accuracy, probs
+
+
+@pytest.fixture(scope="module")
+def mnist_run(tmp_path_factory, mnist):
+    root = tmp_path_factory.mktemp("runs")
+    run_id, loss, accuracy, probs = train_and_save(
+        mnist.x_train[:TRAIN_SLICE], mnist.y_train[:TRAIN_SLICE], mnist.x_test, mnist.y_test,
+        root=root, dataset="mnist",
+    )
+    return dict(root=root, run_id=run_id, loss=loss, accuracy=accuracy, probs=probs,
+                y_test=np.asarray(mnist.y_test))
+
+
+def open_evaluate(*, run_id: str | None, session: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APPTEST_TIMEOUT)
+    at.query_params["ws"] = WORKSPACE
+    if run_id:
+        at.session_state["active_run_id"] = run_id
+    for key, value in (session or {}).items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(EVALUATE)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def plotly_spec(at: AppTest, index: int = 0) -> dict:
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def plotly_array(value) -> np.ndarray:
+    """An array from a figure's JSON: a list, or plotly 6+'s typed buffer
+    ``{"dtype": "i8", "bdata": base64, "shape": "10, 10"}``."""
+    if isinstance(value, dict) and "bdata" in value:
+        import base64
+
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return flat.reshape([int(s) for s in str(shape).split(",")]) if shape else flat
+    return np.asarray(value)
+
+
+def markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def code(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.code)
+
+
+@pytest.fixture
+def mnist_env(monkeypatch, mnist_path, mnist_run):
+    monkeypatch.setenv("MNIST_PATH", str(mnist_path))
+    monkeypatch.setenv("PLAYGROUND_RUNS_DIR", str(mnist_run["root"]))
+    return mnist_run
+
+
+def test_numbers_matrix_and_inspector(mnist_env):
+    run = mnist_env
+    at = open_evaluate(run_id=run["run_id"])
+    assert at.title[0].value == "3 · Evaluate"
+
+    # evaluate()'s numbers, from the run's metrics.json.
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Test loss"] == f"{run['loss']:.4f}"
+    assert metrics["Test accuracy"] == f"{run['accuracy']:.4f}"
+
+    # The matrix drawn is scikit-learn's on this model's predictions.
+    y_true, y_pred = run["y_test"], run["probs"].argmax(axis=1)
+    expected = confusion_matrix(y_true, y_pred)
+    spec = plotly_spec(at)
+    heatmap, cells = spec["data"][0], spec["data"][1]
+    assert heatmap["type"] == "heatmap" and heatmap["texttemplate"] == "%{z:d}"
+    np.testing.assert_array_equal(plotly_array(heatmap["z"]), expected)
+    assert cells["type"] == "scatter" and cells["marker"]["symbol"] == "square"
+    assert "colorbar" in heatmap
+
+    # The book's accuracy from the matrix equals evaluate()'s to 4 decimals.
+    correct = int(np.trace(expected))
+    text = markdown(at)
+    assert f"**{correct:,} / 10,000 = {correct / 10000:.4f}**" in text
+    assert round(correct / 10000, 4) == round(run["accuracy"], 4)
+    assert any("The same as" in s.value for s in at.success)
+
+    # The inspector on item 11 (a 6 in the book).
+    assert at.number_input(key="evaluate_item").value == 11
+    assert int(y_true[11]) == 6
+    with np.printoptions(precision=2, suppress=True):
+        printed = str(run["probs"][11])
+    shown = code(at)
+    assert f"print(predictions[11])\n# {printed}" in shown
+    assert f"np.argmax(predictions[11])\n# {int(np.argmax(run['probs'][11]))}" in shown
+    assert "np.sum(predictions[11])" in shown
+    titles = [plotly_spec(at, i).get("layout", {}).get("title", {}).get("text") for i in
+              range(len(at.get("plotly_chart")))]
+    assert "x_test[11] · label 6" in titles
+
+
+def test_cell_gallery_follows_the_selectboxes_and_pairs(mnist_env):
+    run = mnist_env
+    y_true, probs = run["y_test"], run["probs"]
+    counts = ev.confusion(y_true, probs.argmax(axis=1))
+    top = ev.most_confused_pairs(counts, top=1)[0]
+    at = open_evaluate(run_id=run["run_id"])
+    # By default the most confused cell is selected and outlined.
+    assert (at.selectbox(key="evaluate_true").value, at.selectbox(key="evaluate_pred").value) == (
+        top.true_class, top.pred_class)
+    assert f"**{top.count:,}** test images of a **{top.true_class}** predicted as " in markdown(at)
+    shape = plotly_spec(at)["layout"]["shapes"][0]
+    assert (shape["x0"] + 0.5, shape["y0"] + 0.5) == (top.pred_class, top.true_class)
+
+    # The keyboard way: choose the diagonal cell of the 3s.
+    at.selectbox(key="evaluate_true").set_value(3).run()
+    at.selectbox(key="evaluate_pred").set_value(3).run()
+    gallery = ev.cell_gallery(y_true, probs, true_class=3, pred_class=3, limit=18)
+    assert f"**{gallery.count:,}** test images of a **3** predicted as **3**" in markdown(at)
+    assert "least confident first" in markdown(at)
+    gallery_titles = [a["text"] for a in plotly_spec(at, 1)["layout"]["annotations"]]
+    assert gallery_titles[0] == f"x_test[{gallery.indices[0]}]<br>3 {gallery.confidence[0]:.2f}"
+    assert len(gallery_titles) == len(gallery)
+    shape = plotly_spec(at)["layout"]["shapes"][0]
+    assert (shape["x0"] + 0.5, shape["y0"] + 0.5) == (3, 3)
+
+    # A "most confused" line is a shortcut to its cell.
+    label = str(top)
+    next(b for b in at.button if b.label == label).click().run()
+    assert at.selectbox(key="evaluate_true").value == top.true_class
+    assert at.selectbox(key="evaluate_pred").value == top.pred_class
+
+
+def test_normalised_matrix_one_vs_rest_and_report(mnist_env):
+    run = mnist_env
+    y_true, y_pred = run["y_test"], run["probs"].argmax(axis=1)
+    at = open_evaluate(run_id=run["run_id"])
+    at.toggle(key="evaluate_normalize").set_value(True).run()
+    heatmap = plotly_spec(at)["data"][0]
+    assert heatmap["texttemplate"] == "%{z:.2f}" and heatmap["zmax"] == 1.0
+
+    at.selectbox(key="evaluate_one_vs_rest").set_value(6).run()
+    m = confusion_matrix(y_true, y_pred)
+    tp = int(m[6, 6])
+    fn = int(m[6].sum()) - tp
+    fp = int(m[:, 6].sum()) - tp
+    tn = 10000 - tp - fn - fp
+    text = markdown(at)
+    assert f"| **true 6** | TP = {tp:,} | FN = {fn:,} |" in text
+    assert f"| **true not 6** | FP = {fp:,} | TN = {tn:,} |" in text
+    assert f"= **{(tp + tn) / 10000:.4f}**" in text
+    assert f"sensitivity = TP / (TP + FN) = {tp:,} / {tp + fn:,} = **{tp / (tp + fn):.4f}**" in text
+    assert "mushroom" in text
+
+    table = at.dataframe[0].value
+    assert list(table["support"]) == list(np.bincount(y_true, minlength=10))
+    assert table["recall (sensitivity)"][6] == pytest.approx(tp / (tp + fn))
+
+
+def test_predictions_are_computed_once_per_model(mnist_env, monkeypatch):
+    run = mnist_env
+    at = open_evaluate(run_id=run["run_id"])
+    kept = at.session_state["evaluate_predictions"]
+    assert len(kept) == 1 and next(iter(kept)).startswith(run["run_id"] + ":")
+    np.testing.assert_allclose(next(iter(kept.values())), run["probs"], atol=1e-6)
+    calls = []
+    real = ev.predict_probabilities
+    monkeypatch.setattr(ev, "predict_probabilities", lambda *a, **k: calls.append(1) or real(*a, **k))
+    at.number_input(key="evaluate_item").set_value(0).run()
+    at.selectbox(key="evaluate_true").set_value(1).run()
+    assert not at.exception
+    assert calls == []  # later reruns only slice the kept predictions
+    assert "print(predictions[0])" in code(at)
+
+
+def test_without_a_model_offers_training(monkeypatch, tmp_path, mnist_path):
+    monkeypatch.setenv("MNIST_PATH", str(mnist_path))
+    monkeypatch.setenv("PLAYGROUND_RUNS_DIR", str(tmp_path / "runs"))
+    at = open_evaluate(run_id=None)
+    assert any("no trained model" in i.value for i in at.info)
+    links = at.get("page_link")
+    assert any(link.proto.page == "pages/train.py" or "train" in link.proto.page for link in links)
+    assert any(b.label.startswith("Train the Book model now") for b in at.button)
+    assert not at.metric  # nothing evaluated
+
+
+def test_fashion_mnist_class_names(monkeypatch, tmp_path):
+    # A small Fashion-MNIST-shaped set: ten noisy templates, so the model learns something.
+    rng = np.random.default_rng(0)
+    templates = rng.integers(0, 256, size=(10, 28, 28))
+
+    def make(n):
+        y = (np.arange(n) % 10).astype(np.uint8)
+        x = np.clip(templates[y] + rng.normal(0, 60, size=(n, 28, 28)), 0, 255).astype(np.uint8)
+        return x, y
+
+    x_train, y_train = make(600)
+    x_test, y_test = make(200)
+    path = tmp_path / "fashion.npz"
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    monkeypatch.setenv("FASHION_MNIST_PATH", str(path))
+    monkeypatch.setenv("PLAYGROUND_KERAS_DATASETS", "0")
+    monkeypatch.setenv("PLAYGROUND_RUNS_DIR", str(tmp_path / "runs"))
+    run_id, _, accuracy, probs = train_and_save(
+        x_train, y_train, x_test, y_test, root=tmp_path / "runs", dataset="fashion_mnist", epochs=5,
+    )
+    import streamlit as st
+
+    st.cache_resource.clear()
+    try:
+        at = open_evaluate(run_id=run_id, session={"evaluate_true": 9, "evaluate_pred": 9})
+        spec = plotly_spec(at)
+        assert spec["layout"]["xaxis"]["ticktext"] == list(FASHION_NAMES)
+        assert spec["layout"]["yaxis"]["ticktext"] == list(FASHION_NAMES)
+        assert {m.label: m.value for m in at.metric}["Test accuracy"] == f"{accuracy:.4f}"
+        correct = int(np.sum(probs.argmax(axis=1) == y_test))
+        assert f"**{correct:,} / 200 = {correct / 200:.4f}**" in markdown(at)
+        assert "predicted as **Ankle boot**" in markdown(at) or "No test image of a **Ankle boot**" in " ".join(
+            i.value for i in at.info)
+        assert list(at.dataframe[0].value["class"]) == list(FASHION_NAMES)
+    finally:
+        st.cache_resource.clear()
+
+
+def test_run_without_stored_scores_is_scored_from_predictions(mnist_env):
+    """A stopped run has no test score in metrics.json: the page computes evaluate()'s
+    numbers from the predictions, with the same formulas."""
+    import shutil
+
+    from core.runs import MODEL_FILE, STOPPED, RunStore
+
+    run = mnist_env
+    store = RunStore(WORKSPACE, root=run["root"])
+    stopped = store.create({"preset": "Book"}, dataset="mnist", seed=0, epochs_planned=5, name="stopped")
+    shutil.copy(store.model_path(run["run_id"]), store.run_path(stopped.run_id) / MODEL_FILE)
+    store.update_metrics(stopped.run_id, status=STOPPED, epochs_done=3)
+    at = open_evaluate(run_id=stopped.run_id)
+    metrics = {m.label: float(m.value) for m in at.metric}
+    assert metrics["Test loss"] == pytest.approx(run["loss"], abs=1.5e-4)
+    assert metrics["Test accuracy"] == pytest.approx(run["accuracy"], abs=1.5e-4)
+    assert any("computed here from the predictions" in c.value for c in at.caption)
+    assert any("The same as" in s.value for s in at.success)
