@@ -24,6 +24,7 @@ from core.charts.evaluation import (
     probability_figure,
 )
 from core.data import DatasetUnavailable
+from core.model import PRESETS
 from core.runs import MODEL_FILE
 from ui import data as ui_data
 from ui import runs as ui_runs
@@ -40,6 +41,7 @@ GALLERY_LIMIT = 18
 GALLERY_PER_ROW = 6
 CONFUSED_PAIRS_SHOWN = 6
 TRAIN_PAGE = "pages/train.py"
+BOOK_PRESET = "Book"
 BOOK_TEST_ITEM = 11  # x_test[11] is a 6 in the book
 
 
@@ -77,11 +79,12 @@ def _test_predictions(run, model, dataset) -> np.ndarray:
 
 
 def _no_model(run) -> None:
+    book = PRESETS[BOOK_PRESET]
     if run is None:
         st.info(
             "There is no trained model to evaluate yet. Train one on the **Train** page, "
             "or train the book's network right here with its defaults "
-            "(Dense(10, sigmoid) → Dense(10, softmax), SGD, batch size 100, 5 epochs)."
+            f"({book.batch_size} images a batch, {book.epochs} epochs)."
         )
     else:
         st.info(
@@ -89,11 +92,12 @@ def _no_model(run) -> None:
             "Its first checkpoint is written when its first epoch ends; or train the book's "
             "network here."
         )
+    st.caption(f"The book's model: `{book!r}`")
     try:
         st.page_link(TRAIN_PAGE, label="Go to Train", icon=":material/model_training:")
     except StreamlitPageNotFoundError:  # run outside app.py's navigation
         st.caption("Open the Train page from the navigation.")
-    ui_runs.train_now_button("Book", key="evaluate_train_book")
+    ui_runs.train_now_button(BOOK_PRESET, key="evaluate_train_book")
 
 
 # --------------------------------------------------------------------------- the page

@@ -107,3 +107,22 @@ def test_click_a_cell_shows_its_images(evaluate_app, page, tmp_path):
     assert selectbox_text(page, "True class") == "7"
     assert selectbox_text(page, "Predicted class") == "7"
     assert "Traceback" not in server.log() and "Error" not in page.inner_text("body")
+
+
+def test_one_click_book_training_then_evaluation(evaluate_app, page):
+    """An empty workspace: the page explains, links to Train, and trains the Book
+    preset in one click, with live progress, then evaluates the new run."""
+    server = evaluate_app["server"]
+    page.goto(server.url)
+    page.get_by_text("MNIST Playground").first.wait_for()
+    page.goto(f"{server.url}/evaluate?ws=emptyevaluate")
+    wait_for_app(page)
+    page.get_by_text("There is no trained model to evaluate yet").first.wait_for()
+    assert page.get_by_role("link", name="Go to Train").count() == 1
+    page.get_by_role("button", name="Train the Book model now (5 epochs)").click()
+    page.locator('[data-testid="stProgress"]').first.wait_for()
+    page.get_by_role("button", name="Stop").first.wait_for()
+    page.get_by_text("Test accuracy").first.wait_for(timeout=240_000)
+    page.get_by_text("finished 5 epochs").first.wait_for()
+    page.get_by_text("The same as").first.wait_for()
+    assert "Traceback" not in server.log()
