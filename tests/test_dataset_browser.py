@@ -10,25 +10,13 @@ def metric_value(page, label: str) -> str:
     return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
-def test_home_and_navigation(streamlit_app, page, tmp_path):
-    page.goto(streamlit_app.url)
-    wait_for_app(page)
-    page.get_by_role("heading", name="MNIST Playground").first.wait_for()
-    nav = page.locator('[data-testid="stSidebarNav"]')
-    # Each link's text ends with its title (a material icon's name comes first).
-    titles = [t.strip().splitlines()[-1] for t in nav.locator("a").all_inner_texts()]
-    # Only the navigation we define, in the lesson's order: no auto-discovered
-    # pages/ entries such as "home" or "dataset".
-    from ui.lesson import available_steps
-
-    assert titles == [step.title for step in available_steps()]
-    page.locator('[data-testid="stSidebar"]').get_by_text("MNIST from").wait_for()
-    page.screenshot(path=str(tmp_path / "home.png"))
-
-
+# Runs first on the module's fresh server (see the comment inside).
 def test_dataset_page_change_n(streamlit_app, page, tmp_path):
+    # The very first request to a fresh server is the page's own URL: it must
+    # still run inside app.py (sidebar, navigation), not as a legacy pages/ app.
     page.goto(f"{streamlit_app.url}/dataset")
     wait_for_app(page)
+    page.locator('[data-testid="stSidebar"]').get_by_text("MNIST from").wait_for()
     page.get_by_text("(60000, 28, 28)").first.wait_for()
     assert metric_value(page, "Label") == "1"  # x_train[8], as in the book
 
@@ -44,3 +32,19 @@ def test_dataset_page_change_n(streamlit_app, page, tmp_path):
     page.get_by_text("print(y_train[0])").first.wait_for()
     page.screenshot(path=str(tmp_path / "dataset.png"), full_page=True)
     assert "Traceback" not in streamlit_app.log()
+
+
+def test_home_and_navigation(streamlit_app, page, tmp_path):
+    page.goto(streamlit_app.url)
+    wait_for_app(page)
+    page.get_by_role("heading", name="MNIST Playground").first.wait_for()
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    # Each link's text ends with its title (a material icon's name comes first).
+    titles = [t.strip().splitlines()[-1] for t in nav.locator("a").all_inner_texts()]
+    # Only the navigation we define, in the lesson's order: no auto-discovered
+    # pages/ entries such as "home" or "dataset".
+    from ui.lesson import available_steps
+
+    assert titles == [step.title for step in available_steps()]
+    page.locator('[data-testid="stSidebar"]').get_by_text("MNIST from").wait_for()
+    page.screenshot(path=str(tmp_path / "home.png"))
