@@ -38,6 +38,8 @@ MAX_BATCH_POINTS = 20_000
 EVALUATE_BATCH_SIZE = 1000
 #: How often a queued job re-checks its place and the stop button.
 QUEUE_POLL_S = 0.2
+#: Characters in the Keras-style progress bar (Keras' own is 20 wide).
+PROGRESS_BAR_WIDTH = 20
 
 DIVERGED_HINT = "Lower the learning rate (for example divide it by 10) and train again."
 
@@ -159,6 +161,32 @@ class JobSnapshot:
             if value is not None:
                 parts.append(f"{key}: {value:.4f}")
         return " · ".join(parts)
+
+    @property
+    def keras_progress(self) -> str:
+        """What ``model.fit(verbose=1)`` would print now, e.g.::
+
+            Epoch 2/5
+            300/600 ━━━━━━━━━━────────── 0s 1ms/step - accuracy: 0.8123 - loss: 0.7021
+        """
+        h = self.history
+        if not h.epoch or not h.steps_per_epoch:
+            return ""
+        steps = h.steps_per_epoch
+        filled = int(PROGRESS_BAR_WIDTH * min(h.step, steps) / steps)
+        bar = "━" * filled + "─" * (PROGRESS_BAR_WIDTH - filled)
+        line = f"{h.step:>{len(str(steps))}}/{steps} {bar}"
+        if h.seconds_per_step is not None:
+            # Keras shows the epoch's ETA while it runs and its duration at the end.
+            seconds = h.seconds_per_step * (h.step if h.step >= steps else steps - h.step)
+            ms = h.seconds_per_step * 1000
+            per_step = f"{ms:.0f}ms/step" if ms >= 1 else f"{ms * 1000:.0f}us/step"
+            line += f" {seconds:.0f}s {per_step}"
+        for key in ("accuracy", "loss"):
+            value = h.last(key)
+            if value is not None:
+                line += f" - {key}: {value:.4f}"
+        return f"Epoch {h.epoch}/{h.total_epochs}\n{line}"
 
 
 # ---------------------------------------------------------------------------
