@@ -1,0 +1,168 @@
+"""AppTest of the Train page: the book's defaults, a real (short) training, the run list.
+
+Trainings here use ``PLAYGROUND_TRAIN_LIMIT`` (train and test on the first N images)
+so each takes a second or two; the full-size behaviour is covered in the browser test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import APPTEST_TIMEOUT, ROOT
+
+WORKSPACE = "apptest1"
+
+
+@pytest.fixture
+def env(mnist_path, monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_PATH", str(mnist_path))
+    monkeypatch.setenv("PLAYGROUND_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("PLAYGROUND_TRAIN_LIMIT", "2000")
+    return tmp_path / "runs"
+
+
+def train_page(workspace: str | None = WORKSPACE) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APPTEST_TIMEOUT)
+    if workspace:
+        at.query_params["ws"] = workspace
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def train(at: AppTest, **settings) -> str:
+    """Press Train, wait for the background job, rerun; returns the run id."""
+    for key, value in settings.items():
+        widget = at.select_slider(key=f"train_{key}") if key == "batch" else at.slider(key=f"train_{key}")
+        widget.set_value(value)
+    at.run()
+    at.button(key="train_train").click().run()
+    job = at.session_state["training_job"]
+    assert job.join(120), "training did not end"
+    at.run()  # the live view sees the end and reruns the page once
+    assert not at.exception, [e.value for e in at.exception]
+    return job.run_id
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_the_page_opens_with_the_books_defaults(env):
+    at = train_page()
+    assert at.selectbox(key="train_preset").value == "Book"
+    assert at.slider(key="train_epochs").value == 5
+    assert at.select_slider(key="train_batch").value == 100
+    assert at.slider(key="train_val").value == 0.0
+    assert at.number_input(key="train_seed").value == 0
+    script = at.code[0].value
+    assert "layers.Dense(10, activation=\"sigmoid\")" in script
+    assert "model.fit(x_train, y_train, batch_size=100, epochs=5)" in script
+    table = at.dataframe[0].value
+    assert list(table["Parameters"]) == [7850, 110]
+    assert list(table["Where they come from"]) == [
+        "784 × 10 weights + 10 biases = 7,850", "10 × 10 weights + 10 biases = 110",
+    ]
+    assert any("Total parameters: 7,960" in m.value for m in at.markdown)
+    assert any("Total params: 7,960" in c.value for c in at.code)  # Keras' own summary()
+    assert any("No runs yet" in i.value for i in at.info)
+    assert not at.button(key="train_train").disabled
+
+
+def test_a_one_epoch_training_shows_the_test_accuracy_and_lists_the_run(env):
+    at = train_page()
+    run_id = train(at, epochs=1)
+    shown = metrics(at)
+    assert re.fullmatch(r"0\.\d{4}", shown["Test accuracy"]), shown
+    assert re.fullmatch(r"\d+\.\d{4}", shown["Test loss"])
+    saved = json.loads((env / WORKSPACE / run_id / "metrics.json").read_text())
+    assert saved["status"] == "finished" and saved["epochs_done"] == 1
+    assert shown["Test accuracy"] == f"{saved['test_accuracy']:.4f}"
+    assert at.session_state["active_run_id"] == run_id  # Evaluate and Draw use it now
+    runs = at.dataframe[-1].value
+    assert list(runs["Name"]) == ["Book #1"] and list(runs["Status"]) == ["finished 1 epoch"]
+    assert list(runs[""]) == ["★"]
+    assert not at.button(key="train_train").disabled
+
+
+def test_the_preset_sets_the_sliders_and_custom_builds_a_network(env):
+    at = train_page()
+    at.selectbox(key="train_preset").set_value("Dense").run()
+    assert at.slider(key="train_epochs").value == 10
+    assert "Dense(256, relu)" in " ".join(c.value for c in at.caption)
+    at.selectbox(key="train_preset").set_value("Custom").run()
+    at.slider(key="train_layers").set_value(2).run()
+    at.number_input(key="train_units_1").set_value(32).run()
+    at.selectbox(key="train_act_1").set_value("tanh").run()
+    at.selectbox(key="train_opt").set_value("rmsprop").run()
+    at.select_slider(key="train_lr").set_value(0.003).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert list(table["Where they come from"]) == [
+        "784 × 256 weights + 256 biases = 200,960",
+        "256 × 32 weights + 32 biases = 8,224",
+        "32 × 10 weights + 10 biases = 330",
+    ]
+    script = at.code[0].value
+    assert 'layers.Dense(32, activation="tanh")' in script
+    assert "keras.optimizers.RMSprop(learning_rate=0.003)" in script
+    # Back to the book.
+    at.selectbox(key="train_preset").set_value("Book").run()
+    assert at.slider(key="train_epochs").value == 5 and at.select_slider(key="train_batch").value == 100
+
+
+def test_runs_come_back_in_a_new_session_of_the_workspace_and_can_be_renamed_and_deleted(env):
+    first = train_page()
+    run_id = train(first, epochs=1)
+
+    at = train_page()  # a refresh: a new session, the same ?ws=
+    assert at.query_params["ws"] == WORKSPACE
+    assert list(at.dataframe[-1].value["Name"]) == ["Book #1"]
+    assert at.session_state["active_run_id"] == run_id  # the newest run with a model
+
+    at.text_input(key=f"train_rename_{run_id}").set_value("my first net").run()
+    assert list(at.dataframe[-1].value["Name"]) == ["my first net"]
+    at.button(key=f"train_delete_{run_id}").click().run()
+    assert any("Run deleted" in s.value for s in at.success)
+    assert any("No runs yet" in i.value for i in at.info)
+    assert not (env / WORKSPACE / run_id).exists()
+
+
+def test_another_workspace_does_not_see_the_runs(env):
+    train(train_page(), epochs=1)
+    at = train_page("someoneelse")
+    assert any("No runs yet" in i.value for i in at.info)
+
+
+def test_a_missing_workspace_id_is_created_and_put_in_the_url(env):
+    at = train_page(workspace=None)
+    workspace = at.query_params["ws"]
+    assert re.fullmatch(r"[a-z0-9]{10}", workspace)
+    at.query_params["ws"] = "../etc"  # not a workspace id: replaced, never used as a path
+    at.run()
+    assert at.query_params["ws"] == workspace
+
+
+def test_a_diverged_run_explains_itself(env, mnist):
+    from core.model import PRESETS
+    from core.runs import RunStore
+    from core.training import TrainingJob, TrainingQueue
+
+    store = RunStore(WORKSPACE)
+    config = PRESETS["Book"].replace(learning_rate=1e38, epochs=1)
+    job = TrainingJob(config, mnist, store=store, limit=2000, queue=TrainingQueue(1)).start()
+    assert job.join(60)
+    at = train_page()
+    at.session_state["training_job"] = job  # as if this session had pressed Train
+    at.run()
+    at.run()
+    errors = " ".join(e.value for e in at.error)
+    assert "diverged" in errors and "NaN" in errors
+    assert any("Lower the learning rate" in i.value for i in at.info)
+    assert list(at.dataframe[-1].value["Status"]) == ["diverged in epoch 1"]
