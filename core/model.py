@@ -14,6 +14,7 @@ pay for importing TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import threading
 from dataclasses import dataclass
@@ -336,6 +337,14 @@ def _arithmetic(layer) -> str:
 
 def summary_rows(config: ModelConfig, *, input_shape: tuple[int, int] = IMAGE_SHAPE) -> list[LayerRow]:
     """The model's layers with output shapes and parameter arithmetic; params sum to count_params()."""
+    if not isinstance(config, ModelConfig):
+        raise ValueError(f"summary_rows expects a ModelConfig, got {type(config).__name__}")
+    return list(_summary_rows(config, tuple(int(s) for s in input_shape)))
+
+
+@functools.lru_cache(maxsize=64)
+def _summary_rows(config: ModelConfig, input_shape: tuple[int, ...]) -> tuple[LayerRow, ...]:
+    # Cached: pages redraw the summary on every rerun; rows are frozen.
     with _BUILD_LOCK:
         model = _sequential(config, input_shape)
     rows = []
@@ -350,7 +359,7 @@ def summary_rows(config: ModelConfig, *, input_shape: tuple[int, int] = IMAGE_SH
                 arithmetic=_arithmetic(layer),
             )
         )
-    return rows
+    return tuple(rows)
 
 
 def count_params(config: ModelConfig, *, input_shape: tuple[int, int] = IMAGE_SHAPE) -> int:
