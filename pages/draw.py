@@ -1,0 +1,218 @@
+"""Step 4 · Draw: draw a digit, watch it become 784 numbers, see what the network says.
+
+The canvas (streamlit-drawable-canvas, imported here only: it needs a running
+app) sends its picture after every stroke; ``core.preprocess`` prepares it the
+way MNIST's images were made and the active run's model reads it. Everything
+that depends on the drawing lives in one fragment, so a stroke reruns only
+that part, not the app around it.
+"""
+
+import numpy as np
+import streamlit as st
+
+from core.charts.dataset import strip_figure
+from core.charts.drawing import framed, pixel_picture, probabilities_figure
+from core.drawing import (
+    CANVAS_SIZE,
+    DEFAULT_STROKE_WIDTH,
+    MAX_STROKE_WIDTH,
+    MIN_STROKE_WIDTH,
+    UNSURE_BELOW,
+    NearestImages,
+    predict_drawing,
+)
+from core.preprocess import MNIST_BOX, prepare_drawing_stages, stage_code_lines
+from ui import data as ui_data
+from ui import runs as ui_runs
+
+#: An 8x8 black PNG shown *behind* the canvas: the strokes are white on black as
+#: in MNIST, and the canvas itself stays transparent, so its alpha channel is
+#: exactly the ink (a background colour would be painted into the picture).
+BLACK_BACKGROUND = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAADElEQVR4nGNgGB4AAADIAAGtQHYiAAAAAElFTkSuQmCC"
+)
+STAGE_PICTURE_PX = 150
+NEIGHBOURS = 3
+
+
+@st.cache_resource(show_spinner="Indexing the training images for the nearest-image search (once)…")
+def nearest_index(dataset_name: str) -> NearestImages:
+    # Read-only arrays derived from a read-only dataset: safe to share between sessions.
+    dataset = ui_data.load(dataset_name)
+    return NearestImages(dataset.x_train, dataset.y_train)
+
+
+def canvas_picture(image: np.ndarray) -> np.ndarray:
+    """The canvas's RGBA as the student saw it: strokes over the black background."""
+    alpha = image[:, :, 3:4].astype(np.float32) / 255
+    return (image[:, :, :3].astype(np.float32) * alpha).astype(np.uint8)
+
+
+def offer_training(run) -> None:
+    """No model yet (or only the weak Book model): one click trains one."""
+    if run is None:
+        st.info(
+            "**No trained model yet.** You can draw and X-ray your digit right away; to see "
+            "what a network thinks of it, train one. It becomes the active run, used here."
+        )
+    else:
+        st.caption("The **Book** model is much weaker on drawings than the CNN: it never learned "
+                   "that a stroke may sit a pixel or two away from where MNIST's strokes do.")
+    if ui_runs.job_needs_live_view(ui_runs.current_job()):
+        ui_runs.train_now_button("CNN", key="draw_train_cnn")  # shows the training's progress
+        return
+    c1, c2 = st.columns(2)
+    with c1:
+        ui_runs.train_now_button("CNN", key="draw_train_cnn")
+        st.caption("The **CNN** preset: about a minute; reads drawings well.")
+    if run is None:
+        with c2:
+            ui_runs.train_now_button("Book", key="draw_train_book")
+            st.caption("The book's model (7,960 weights, a few seconds): much weaker on drawings.")
+
+
+def show_prediction(model, stages, class_names, strokes: int) -> None:
+    """The predicted class, how sure, and all probabilities as bars."""
+    try:
+        prediction = predict_drawing(model, stages.centred28)
+    except ValueError as error:
+        st.error(f"This model cannot read a 28×28 drawing: {error}")
+        return
+    names = list(class_names)
+    after = f"after {strokes} stroke{'s' if strokes != 1 else ''}"
+    if prediction.sure:
+        st.markdown(
+            f"### It's a **{names[prediction.digit]}**\n"
+            f"{prediction.confidence:.0%} sure · {after}",
+            help="The largest of the 10 softmax outputs.",
+        )
+    else:
+        st.markdown(
+            f"### Not sure\n"
+            f"maybe **{names[prediction.digit]}** ({prediction.confidence:.0%}) or "
+            f"**{names[prediction.runner_up]}** "
+            f"({prediction.probabilities[prediction.runner_up]:.0%}) · {after}",
+            help=f"No class gets {UNSURE_BELOW:.0%} of the probability.",
+        )
+    st.plotly_chart(
+        probabilities_figure(prediction.probabilities, class_names=names, sure=prediction.sure),
+        key="draw_probabilities", config={"displayModeBar": False},
+    )
+
+
+def show_xray(image, stages, dataset_name: str) -> None:
+    """Every stage side by side, each with the line of code that makes it."""
+    st.subheader("X-ray: from your strokes to 784 numbers")
+    lines = stage_code_lines()
+    height, width = stages.grey.shape
+    com = stages.centre_of_mass()
+    fitted_h, fitted_w = stages.fitted20.shape
+    panels = [
+        ("canvas", canvas_picture(image), f"{height}×{width}×4 RGBA", "image = canvas.image_data"),
+        ("grey", pixel_picture(stages.grey, size=STAGE_PICTURE_PX),
+         f"{height}×{width} ink in [0, 1] ({stages.ink_source}"
+         f"{', inverted' if stages.inverted else ''})", lines["grey"]),
+        ("cropped to the ink" if stages.crop else "not cropped",
+         pixel_picture(framed(stages.cropped), size=STAGE_PICTURE_PX),
+         f"{stages.cropped.shape[0]}×{stages.cropped.shape[1]}", lines["cropped"]),
+        (f"fitted in {MNIST_BOX}×{MNIST_BOX}" if stages.scale else "canvas scale (no size normalising)",
+         pixel_picture(framed(stages.fitted20, height=max(MNIST_BOX, fitted_h), width=max(MNIST_BOX, fitted_w)),
+                       size=STAGE_PICTURE_PX),
+         f"{fitted_h}×{fitted_w}, anti-aliased", lines["fitted20"]),
+        ("centred by centre of mass" if stages.centre else "box centred (no centre of mass)",
+         pixel_picture(stages.centred28, size=STAGE_PICTURE_PX),
+         "28×28, centre of mass " + (f"({com[0]:.1f}, {com[1]:.1f})" if com else "-"),
+         lines["centred28"]),
+    ]
+    for column, (title, picture, shape, code) in zip(st.columns(len(panels)), panels):
+        with column:
+            st.markdown(f"**{title}**")
+            st.image(picture, width=STAGE_PICTURE_PX)
+            st.caption(f"{shape}  \n`{code}`")
+    st.plotly_chart(
+        strip_figure(stages.vector784, title="The 784 numbers the network receives, row after row"),
+        key="draw_strip", config={"displayModeBar": False},
+    )
+    st.caption(f"`{lines['vector784']}`: a Dense network gets this vector; a CNN gets the same "
+               "numbers as a 28×28×1 image.")
+
+    st.markdown("**The three training images nearest to your prepared drawing** "
+                "(straight-line distance over the 784 pixels)")
+    index = nearest_index(dataset_name)
+    neighbours = index.query(stages.centred28, k=NEIGHBOURS)
+    names = ui_data.load(dataset_name).class_names
+    for column, neighbour in zip(st.columns(NEIGHBOURS + 2)[:NEIGHBOURS], neighbours):
+        with column:
+            st.image(pixel_picture(index.images[neighbour.index] / 255.0, size=112), width=112)
+            st.caption(f"**{names[neighbour.label]}** · x_train[{neighbour.index}] · "
+                       f"distance {neighbour.distance:.1f}")
+
+
+@st.fragment
+def draw_and_predict(model, class_names, dataset_name: str) -> None:
+    """The canvas and all that depends on it: a stroke reruns only this."""
+    left, right = st.columns([5, 6], gap="large")
+    with left:
+        from streamlit_drawable_canvas import st_canvas  # needs a running app: import here only
+
+        pen = st.slider(
+            "Pen width", MIN_STROKE_WIDTH, MAX_STROKE_WIDTH, DEFAULT_STROKE_WIDTH, key="draw_pen",
+            help=f"{DEFAULT_STROKE_WIDTH} px on a digit drawn about 200 px tall becomes a 2–3 px "
+                 "stroke in 28×28: MNIST's own thickness.",
+        )
+        canvas = st_canvas(
+            stroke_width=pen, stroke_color="#ffffff", background_image=BLACK_BACKGROUND,
+            height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw",
+            return_image_data=True, key="draw_canvas",
+        )
+        st.caption("Draw one digit, large, in the middle. **Undo** and **clear** (the bin) are in "
+                   "the canvas's toolbar, top right, when the mouse is over it.")
+        st.markdown("**Preparation steps** (turn one off and watch the prediction)")
+        t1, t2, t3 = st.columns(3)
+        crop = t1.toggle("crop", value=True, key="draw_crop", help="Cut the canvas to the ink's bounding box.")
+        scale = t2.toggle("scale", value=True, key="draw_scale",
+                          help=f"Fit the ink's longest side into {MNIST_BOX} px, aspect ratio kept.")
+        centre = t3.toggle("centre", value=True, key="draw_centre",
+                           help="Move the centre of mass to the middle of the 28×28 field.")
+
+    image = canvas.image_data
+    strokes = len((canvas.json_data or {}).get("objects", []))
+    stages = prepare_drawing_stages(image, crop=crop, scale=scale, centre=centre) if image is not None else None
+
+    with right:
+        if stages is None or stages.empty:
+            st.markdown("### Draw a digit ✏️")
+            st.caption("The canvas is empty: draw a digit from 0 to 9 and the network will read it "
+                       "after every stroke.")
+        else:
+            if stages.too_full:
+                st.warning(f"The canvas is mostly ink ({stages.ink_fraction:.0%} covered): that is not "
+                           "one digit. Clear it (the bin in the toolbar) and draw a single digit.")
+            if model is None:
+                st.markdown("### No model to ask yet")
+                st.caption("Train one above; the X-ray below works without one.")
+            else:
+                show_prediction(model, stages, class_names, strokes)
+
+    if stages is not None and not stages.empty:
+        show_xray(image, stages, dataset_name)
+
+
+st.title("4 · Draw a digit")
+st.caption("Your drawing is prepared exactly like MNIST's images (LeCun: fitted in a 20×20 box, "
+           "anti-aliased, centred by its centre of mass in 28×28), then the active model reads it.")
+
+run = ui_runs.active_run()
+model = ui_runs.active_model()
+if run is None or model is None:
+    offer_training(None)
+    dataset = ui_data.current_dataset()
+else:
+    dataset = ui_data.load(run.dataset)
+    st.caption(f"Model: **{run.name}** ({run.preset}) · {run.status_text}"
+               + (f" · test accuracy {run.test_accuracy:.2%}" if run.test_accuracy is not None else "")
+               + " · change it on the Train page")
+    if run.preset == "Book":
+        offer_training(run)
+
+draw_and_predict(model, tuple(dataset.class_names), dataset.name)

@@ -1,0 +1,177 @@
+"""AppTest for the Draw page (no browser): with and without a trained model.
+
+A drawing is handed to the page the way the canvas sends it (a PNG data URL
+in the component's state under its key), so the whole page runs: preparation,
+the model call, the probabilities chart, the X-ray and the nearest images.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from conftest import APPTEST_TIMEOUT, ROOT
+from core.drawing import DrawingSpec, render_spec
+
+DRAW = "pages/draw.py"
+TRAIN_SLICE = 6000
+
+
+def canvas_state(rgba: np.ndarray, strokes: int = 1) -> dict:
+    """What streamlit-drawable-canvas stores for a drawing: Fabric JSON + a PNG data URL."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": [{"type": "path"}] * strokes}, "data": url}}
+
+
+def save_run(root, workspace: str, preset: str, x, y, *, epochs: int = 1) -> str:
+    """Train the preset briefly on a slice of MNIST and save it as a finished run."""
+    import keras
+
+    from core.model import PRESETS, build_model
+    from core.runs import FINISHED, RunStore
+
+    config = PRESETS[preset]
+    model = build_model(config)
+    inputs = x.astype("float32") / 255
+    inputs = inputs.reshape((len(x),) + tuple(model.input_shape[1:]))
+    model.fit(inputs, keras.utils.to_categorical(y, 10), batch_size=64, epochs=epochs, verbose=0)
+    store = RunStore(workspace, root=root)
+    run = store.create(config.to_dict(), dataset="mnist", seed=0, epochs_planned=epochs, name=f"tiny {preset}")
+    store.save_model(run.run_id, model)
+    store.update_metrics(run.run_id, status=FINISHED, epochs_done=epochs)
+    return run.run_id
+
+
+@pytest.fixture(scope="module")
+def runs_root(tmp_path_factory, mnist):
+    root = tmp_path_factory.mktemp("runs")
+    x, y = mnist.x_train[:TRAIN_SLICE], mnist.y_train[:TRAIN_SLICE]
+    save_run(root, "drawcnn", "CNN", x, y, epochs=2)
+    save_run(root, "drawbook", "Book", x, y)
+    return root
+
+
+@pytest.fixture
+def env(monkeypatch, mnist_path, runs_root):
+    monkeypatch.setenv("MNIST_PATH", str(mnist_path))
+    monkeypatch.setenv("PLAYGROUND_RUNS_DIR", str(runs_root))
+    return runs_root
+
+
+def open_draw(workspace: str, *, drawing: np.ndarray | None = None, strokes: int = 1, **state) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APPTEST_TIMEOUT)
+    at.query_params["ws"] = workspace
+    at.run()
+    at.switch_page(DRAW)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    if drawing is not None or state:
+        if drawing is not None:
+            at.session_state["draw_canvas"] = canvas_state(drawing, strokes)
+        for key, value in state.items():
+            at.session_state[key] = value
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest, kind: str = "markdown") -> list[str]:
+    return [element.value for element in at.get(kind)]
+
+
+def plotly_array(value) -> np.ndarray:
+    """A data array from a plotly JSON spec (plain list, or plotly 6+'s base64 typed array)."""
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        if "shape" in value:
+            array = array.reshape([int(n) for n in str(value["shape"]).split(",")])
+        return array
+    return np.asarray(value)
+
+
+def seven() -> np.ndarray:
+    return render_spec(DrawingSpec(7, "plain"))
+
+
+def test_without_a_model_offers_training_and_still_xrays(env):
+    at = open_draw("drawnone")
+    assert any("No trained model yet" in text for text in texts(at, "alert") + texts(at, "info"))
+    labels = [button.label for button in at.button]
+    assert any("Train the CNN model now" in label for label in labels)
+    assert any("Train the Book model now" in label for label in labels)
+    assert any("much weaker on drawings" in text for text in texts(at, "caption"))
+    assert any("Draw a digit" in text for text in texts(at))
+
+    at.session_state["draw_canvas"] = canvas_state(seven())
+    at.run()
+    assert not at.exception
+    assert any("No model to ask yet" in text for text in texts(at))
+    assert not at.get("plotly_chart") or all(
+        "probability" not in chart.proto.spec for chart in at.get("plotly_chart")
+    )
+    assert any("X-ray" in text for text in texts(at, "subheader"))
+
+
+def test_with_a_model_an_empty_canvas_asks_for_a_digit(env):
+    at = open_draw("drawcnn")
+    assert any("tiny CNN" in text for text in texts(at, "caption"))
+    assert any("Draw a digit" in text for text in texts(at))
+    assert not at.get("plotly_chart")
+    assert not any("Train the" in button.label for button in at.button)
+
+    at.session_state["draw_canvas"] = canvas_state(np.zeros((280, 280, 4), np.uint8), strokes=0)
+    at.run()
+    assert any("Draw a digit" in text for text in texts(at))
+    assert not at.get("plotly_chart")
+
+
+def test_a_drawing_gets_a_prediction_the_xray_and_neighbours(env):
+    at = open_draw("drawcnn", drawing=seven(), strokes=2)
+    verdict = [text for text in texts(at) if "after 2 strokes" in text]
+    assert len(verdict) == 1 and ("It's a **7**" in verdict[0] or "Not sure" in verdict[0]), verdict
+    bars = plotly_array(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["y"])
+    assert bars.shape == (10,) and abs(bars.sum() - 1) < 1e-3
+    assert int(np.argmax(bars)) == 7
+    # The X-ray: each stage with the line of code that makes it, and the 784 numbers.
+    markdown = texts(at)
+    for title in ("**canvas**", "**grey**", "**cropped to the ink**", "**fitted in 20×20**",
+                  "**centred by centre of mass**"):
+        assert title in markdown
+    captions = " ".join(texts(at, "caption"))
+    for code in ("ink_image(pixels)", "fit_in_box(cropped", "centre_like_mnist(fitted", "reshape(MNIST_SIZE * MNIST_SIZE)"):
+        assert code in captions
+    strip = plotly_array(json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]["z"])
+    assert strip.size == 784
+    assert len(at.get("image")) == 5 + 3  # five stages, three neighbours
+    neighbours = [text for text in texts(at, "caption") if "x_train[" in text]
+    assert len(neighbours) == 3
+    assert sum("**7**" in text for text in neighbours) >= 2
+
+
+def test_switches_change_the_stages(env):
+    at = open_draw("drawcnn", drawing=render_spec(DrawingSpec(1, "plain", centre=(0.3, 0.3), height=0.35)),
+                   draw_crop=False, draw_scale=False, draw_centre=False)
+    markdown = texts(at)
+    for title in ("**not cropped**", "**canvas scale (no size normalising)**", "**box centred (no centre of mass)**"):
+        assert title in markdown
+    assert any("280×280" in text for text in texts(at, "caption"))
+
+
+def test_a_full_canvas_warns_instead_of_crashing(env):
+    at = open_draw("drawcnn", drawing=np.full((280, 280, 4), 255, np.uint8))
+    assert any("mostly ink" in text for text in texts(at, "warning"))
+
+
+def test_the_book_model_is_said_to_be_weaker(env):
+    at = open_draw("drawbook", drawing=seven())
+    assert any("Book" in text and "much weaker on drawings" in text for text in texts(at, "caption"))
+    assert any("Train the CNN model now" in button.label for button in at.button)
+    assert any("after 1 stroke" in text for text in texts(at))
