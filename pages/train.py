@@ -375,6 +375,16 @@ def _runs_section(store) -> None:
 
 
 # -- the page ---------------------------------------------------------------------------
+def _start(store) -> None:
+    """Train's on_click: start a job for the configuration the controls show."""
+    try:
+        config = _current_config()
+    except ValueError:
+        return  # the button is disabled then; a stale click does nothing
+    runs_so_far = len(store.list_runs())
+    ui_runs.start_training(config, name=f"{config.name} #{runs_so_far + 1}")
+
+
 def main() -> None:
     _init_state()
     dataset = current_dataset()
@@ -397,12 +407,11 @@ def main() -> None:
             config = None
         job = ui_runs.current_job()
         busy = job is not None and not job.done
-        if st.button("Train", type="primary", icon=":material/play_arrow:", key=K + "train",
-                     disabled=busy or config is None, width="stretch",
-                     help="Train this configuration now (in the background; you can stop it)."):
-            runs_so_far = len(store.list_runs())
-            ui_runs.start_training(config, name=f"{config.name} #{runs_so_far + 1}")
-            st.rerun()  # draw the page again with the job running (Train disabled, live view)
+        # Started in the click's callback, so the one rerun after the click already
+        # shows the job (Train disabled, live view): no second full run while it trains.
+        st.button("Train", type="primary", icon=":material/play_arrow:", key=K + "train",
+                  disabled=busy or config is None, width="stretch", on_click=_start, args=(store,),
+                  help="Train this configuration now (in the background; you can stop it).")
     with script_col:
         if config is not None:
             st.markdown("**The same in Keras** — a complete script for this configuration:")
