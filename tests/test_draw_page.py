@@ -143,7 +143,7 @@ def test_a_drawing_gets_a_prediction_the_xray_and_neighbours(env):
     # The X-ray: each stage with the line of code that makes it, and the 784 numbers.
     markdown = texts(at)
     for title in ("**canvas**", "**grey**", "**cropped to the ink**", "**fitted in 20×20**",
-                  "**centred by centre of mass**"):
+                  "**centred by mass**"):
         assert title in markdown
     captions = " ".join(texts(at, "caption"))
     for code in ("ink_image(pixels)", "fit_in_box(cropped", "centre_like_mnist(fitted", "reshape(MNIST_SIZE * MNIST_SIZE)"):
@@ -160,7 +160,7 @@ def test_switches_change_the_stages(env):
     at = open_draw("drawcnn", drawing=render_spec(DrawingSpec(1, "plain", centre=(0.3, 0.3), height=0.35)),
                    draw_crop=False, draw_scale=False, draw_centre=False)
     markdown = texts(at)
-    for title in ("**not cropped**", "**canvas scale (no size normalising)**", "**box centred (no centre of mass)**"):
+    for title in ("**not cropped**", "**canvas scale**", "**box centred**"):
         assert title in markdown
     assert any("280×280" in text for text in texts(at, "caption"))
 
