@@ -14,7 +14,15 @@ The model is the CNN preset, ``core.model.build_model(PRESETS["CNN"])``; its
 weights need not be trained for timing (``--weights model.keras`` to load some).
 Target: prepare + model p95 <= 15 ms. Prints ONE JSON line.
 
+``--browser``: end to end instead. Starts ``streamlit run app.py`` with one
+CNN run (these weights) in a temporary PLAYGROUND_RUNS_DIR, opens the Draw
+page in Chromium and draws ``--strokes`` strokes with the mouse; for each, the
+time from releasing the mouse (a capture-phase ``mouseup`` listener) to the
+new prediction in the page (a MutationObserver sees "after N strokes").
+Target: median <= 250 ms. Needs MNIST_PATH and /usr/bin/chromium.
+
     python benchmarks/bench_draw.py [--drawings 300] [--preset CNN] [--weights path]
+    MNIST_PATH=... python benchmarks/bench_draw.py --browser [--strokes 20]
 """
 
 from __future__ import annotations
@@ -35,7 +43,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 TARGET_P95_MS = 15.0
+TARGET_E2E_MEDIAN_MS = 250.0
 WARMUP_CALLS = 20
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+WORKSPACE = "benchdraw"
+
+# Resolves window.__shown with the ms from the last mouseup to the moment the
+# page shows the prediction made after ``n`` strokes.
+WATCH_JS = """n => {
+  const want = 'after ' + n + ' stroke';
+  window.__shown = new Promise(resolve => {
+    const seen = () => Array.from(document.querySelectorAll('[data-testid="stMarkdown"]'))
+      .some(el => el.innerText.includes(want));
+    const observer = new MutationObserver(() => {
+      if (seen()) { observer.disconnect(); resolve(performance.now() - window.__mouseUp); }
+    });
+    observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+  });
+}"""
 
 
 def synthetic_drawings(count: int, *, seed: int = 0) -> list[bytes]:
@@ -79,12 +106,123 @@ def stats(values_ms: list[float]) -> dict:
             "max": round(float(values.max()), 3)}
 
 
+def end_to_end(args) -> dict:
+    """Mouse release to prediction on screen, in Chromium, on the real app."""
+    import socket
+    import subprocess
+    import tempfile
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    from core.model import PRESETS, build_model
+    from core.runs import FINISHED, RunStore
+
+    if not os.environ.get("MNIST_PATH"):
+        sys.exit("set MNIST_PATH to the real mnist.npz")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_draw_"))
+    store = RunStore(WORKSPACE, root=tmp / "runs")
+    run = store.create(PRESETS[args.preset].to_dict(), dataset="mnist", seed=0, epochs_planned=0,
+                       name=f"{args.preset} for timing")
+    if args.weights:
+        import keras
+
+        model = keras.saving.load_model(args.weights)
+    else:
+        model = build_model(PRESETS[args.preset])
+    store.save_model(run.run_id, model)
+    store.update_metrics(run.run_id, status=FINISHED)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, PLAYGROUND_RUNS_DIR=str(tmp / "runs"))
+    log = open(tmp / "streamlit.log", "wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    latencies, first_stroke_ms = [], float("nan")
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            page.goto(url)  # app.py first, then the page's own URL
+            page.get_by_text("MNIST Playground").first.wait_for()
+            page.goto(f"{url}/draw?ws={WORKSPACE}")
+            canvas = page.locator("canvas.upper-canvas").first
+            canvas.wait_for()
+            page.get_by_text("Draw a digit").first.wait_for()
+            time.sleep(2)
+            page.evaluate("() => window.addEventListener('mouseup', () => { window.__mouseUp = performance.now(); }, true)")
+            box = canvas.bounding_box()
+            # Warm-up stroke: the first one in a server process also builds the
+            # nearest-image index (cached for every later stroke and session).
+            page.mouse.move(box["x"] + 140, box["y"] + 60)
+            page.mouse.down()
+            page.mouse.move(box["x"] + 140, box["y"] + 220, steps=12)
+            page.evaluate(WATCH_JS, 1)
+            page.mouse.up()
+            first_stroke_ms = page.evaluate("() => window.__shown")
+            page.get_by_text("x_train[").first.wait_for()
+            canvas.hover()
+            page.get_by_role("button", name="Reset canvas & history").click()
+            page.get_by_text("Draw a digit").first.wait_for()
+            time.sleep(1)
+            for k in range(1, args.strokes + 1):
+                # Short strokes on a 5-column grid: 20 of them never fill the canvas.
+                x0 = box["x"] + 30 + ((k - 1) % 5) * 50
+                y0 = box["y"] + 25 + ((k - 1) // 5 % 4) * 62
+                page.mouse.move(x0, y0)
+                page.mouse.down()
+                for j in range(1, 9):
+                    page.mouse.move(x0 + 3 * j, y0 + 5 * j)
+                page.evaluate(WATCH_JS, k)
+                page.mouse.up()
+                latencies.append(page.evaluate("() => window.__shown"))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    values = np.asarray(latencies)
+    return {
+        "benchmark": "draw_end_to_end",
+        "strokes": len(latencies),
+        "model": f"{args.preset} ({'loaded ' + args.weights if args.weights else 'untrained weights'})",
+        "mouse_up_to_prediction_ms": {
+            "median": round(float(np.median(values)), 1), "p95": round(float(np.percentile(values, 95)), 1),
+            "min": round(float(values.min()), 1), "max": round(float(values.max()), 1),
+        },
+        "each_ms": [round(float(v)) for v in values],
+        "first_stroke_of_the_server_ms": round(float(first_stroke_ms)),
+        "target_median_ms": TARGET_E2E_MEDIAN_MS,
+        "meets_target": float(np.median(values)) <= TARGET_E2E_MEDIAN_MS,
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drawings", type=int, default=300)
     parser.add_argument("--preset", default="CNN")
     parser.add_argument("--weights", help="a saved .keras model to time instead of fresh weights")
+    parser.add_argument("--browser", action="store_true", help="end to end in Chromium instead")
+    parser.add_argument("--strokes", type=int, default=20)
     args = parser.parse_args()
+    if args.browser:
+        print(json.dumps(end_to_end(args)))
+        return
 
     from core.drawing import NearestImages, predict_drawing
     from core.model import PRESETS, build_model

@@ -34,6 +34,36 @@ BLACK_BACKGROUND = (
 STAGE_PICTURE_PX = 150
 NEIGHBOURS = 3
 
+#: streamlit-drawable-canvas waits 200 ms after each change before it sends the
+#: drawing (a fixed debounce, no option), most of the 250 ms a stroke may take to
+#: reach a prediction. Its toolbar has a "send now" button; this script presses
+#: it as soon as a stroke ends on the canvas (after the stroke has been added,
+#: hence setTimeout 0). If the canvas ever changes its markup, nothing breaks:
+#: the button is not found and the canvas's own debounce still sends.
+QUICK_SEND_JS = """
+export default function () {
+  const SEND = 'button[aria-label="Update the app with this drawing"]';
+  const onPointerUp = (event) => {
+    const canvas = event.composedPath().find(
+      (el) => el instanceof HTMLCanvasElement && el.classList.contains('upper-canvas'));
+    if (!canvas) return;
+    const root = canvas.getRootNode();
+    setTimeout(() => {
+      const button = root.querySelector(SEND);
+      if (button && !button.disabled) button.click();
+    }, 0);
+  };
+  if (window.__drawQuickSend) document.removeEventListener('pointerup', window.__drawQuickSend, true);
+  window.__drawQuickSend = onPointerUp;
+  document.addEventListener('pointerup', onPointerUp, true);
+  return () => {
+    document.removeEventListener('pointerup', onPointerUp, true);
+    if (window.__drawQuickSend === onPointerUp) window.__drawQuickSend = undefined;
+  };
+}
+"""
+quick_send = st.components.v2.component("mnist_playground.draw_quick_send", js=QUICK_SEND_JS)
+
 
 @st.cache_resource(show_spinner="Indexing the training images for the nearest-image search (once)…")
 def nearest_index(dataset_name: str) -> NearestImages:
@@ -215,4 +245,5 @@ else:
     if run.preset == "Book":
         offer_training(run)
 
+quick_send(key="draw_quick_send")
 draw_and_predict(model, tuple(dataset.class_names), dataset.name)
