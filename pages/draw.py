@@ -215,10 +215,11 @@ def draw_and_predict(model, class_names, dataset_name: str) -> None:
             st.caption("The canvas is empty: draw a digit from 0 to 9 and the network will read it "
                        "after every stroke.")
         else:
-            if stages.too_full:
+            if stages.too_full:  # no verdict: any answer about a filled canvas would be made up
                 st.warning(f"The canvas is mostly ink ({stages.ink_fraction:.0%} covered): that is not "
-                           "one digit. Clear it (the bin in the toolbar) and draw a single digit.")
-            if model is None:
+                           "one digit, so there is no prediction. Clear it (the bin in the toolbar) "
+                           "and draw a single digit.")
+            elif model is None:
                 st.markdown("### No model to ask yet")
                 st.caption("Train one above; the X-ray below works without one.")
             else:

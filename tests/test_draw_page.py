@@ -42,7 +42,10 @@ def save_run(root, workspace: str, preset: str, x, y, *, epochs: int = 1) -> str
     model = build_model(config)
     inputs = x.astype("float32") / 255
     inputs = inputs.reshape((len(x),) + tuple(model.input_shape[1:]))
-    model.fit(inputs, keras.utils.to_categorical(y, 10), batch_size=64, epochs=epochs, verbose=0)
+    if epochs:
+        model.fit(inputs, keras.utils.to_categorical(y, 10), batch_size=64, epochs=epochs, verbose=0)
+    else:  # zero weights: the softmax gives every class 0.1, a network with no idea
+        model.set_weights([np.zeros_like(w) for w in model.get_weights()])
     store = RunStore(workspace, root=root)
     run = store.create(config.to_dict(), dataset="mnist", seed=0, epochs_planned=epochs, name=f"tiny {preset}")
     store.save_model(run.run_id, model)
@@ -56,6 +59,7 @@ def runs_root(tmp_path_factory, mnist):
     x, y = mnist.x_train[:TRAIN_SLICE], mnist.y_train[:TRAIN_SLICE]
     save_run(root, "drawcnn", "CNN", x, y, epochs=2)
     save_run(root, "drawbook", "Book", x, y)
+    save_run(root, "drawzeros", "Book", x[:0], y[:0], epochs=0)  # all-zero weights, below
     return root
 
 
@@ -167,7 +171,9 @@ def test_switches_change_the_stages(env):
 
 def test_a_full_canvas_warns_instead_of_crashing(env):
     at = open_draw("drawcnn", drawing=np.full((280, 280, 4), 255, np.uint8))
-    assert any("mostly ink" in text for text in texts(at, "warning"))
+    assert any("mostly ink" in text and "no prediction" in text for text in texts(at, "warning"))
+    assert not any("stroke" in text and ("It's a" in text or "Not sure" in text) for text in texts(at))
+    assert any("X-ray" in text for text in texts(at, "subheader"))
 
 
 def test_the_book_model_is_said_to_be_weaker(env):
@@ -175,3 +181,10 @@ def test_the_book_model_is_said_to_be_weaker(env):
     assert any("Book" in text and "much weaker on drawings" in text for text in texts(at, "caption"))
     assert any("Train the CNN model now" in button.label for button in at.button)
     assert any("after 1 stroke" in text for text in texts(at))
+
+
+def test_an_undecided_model_says_not_sure(env):
+    at = open_draw("drawzeros", drawing=seven())
+    verdict = [text for text in texts(at) if "after 1 stroke" in text]
+    assert len(verdict) == 1 and verdict[0].startswith("### Not sure"), verdict
+    assert "10%" in verdict[0]

@@ -282,3 +282,13 @@ def test_marks_darker_than_a_dark_background_are_no_ink():
     canvas[10:20, 10:20] = 0.0
     stages = prepare_drawing_stages(canvas)
     assert stages.empty and np.isfinite(stages.grey).all()
+
+
+def test_prediction_reads_probabilities():
+    from core.drawing import UNSURE_BELOW, Prediction
+
+    sure = Prediction(np.array([0.01, 0.02, 0.9, 0.07] + [0.0] * 6))
+    assert (sure.digit, sure.runner_up, sure.sure) == (2, 3, True)
+    assert "digit=2" in repr(sure) and "sure=True" in repr(sure)
+    unsure = Prediction(np.full(10, 0.1))
+    assert not unsure.sure and unsure.confidence < UNSURE_BELOW
