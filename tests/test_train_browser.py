@@ -16,10 +16,12 @@ from conftest import ROOT, wait_for_app
 
 pytestmark = pytest.mark.browser
 
-# Points of the live "per batch" curve, read from the chart plotly.js drew.
-LIVE_POINTS_JS = """() => {
+# How far (in epochs) the live "per batch" curve reaches, read from the chart plotly.js drew.
+LIVE_REACH_JS = """() => {
     const plot = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
-    return plot && plot._fullData && plot._fullData.length ? plot._fullData[0].x.length : 0;
+    if (!plot || !plot._fullData || !plot._fullData.length) return 0;
+    const x = plot._fullData[0].x;
+    return x.length ? x[x.length - 1] : 0;
 }"""
 #: The issue's bound: a Book run with the live view open vs the benchmark's fast path.
 MAX_SLOWDOWN = 1.3
@@ -59,6 +61,14 @@ def wait_for_result(page) -> str:
     return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
+def wait_for_growing_curve(page) -> None:
+    """The live chart is there and its curve reaches further (it keeps at most a few
+    hundred points, so its length alone stops growing)."""
+    page.wait_for_function(f"() => ({LIVE_REACH_JS})() > 0", timeout=60_000)
+    first = page.evaluate(LIVE_REACH_JS)
+    page.wait_for_function(f"() => ({LIVE_REACH_JS})() > {first}", timeout=30_000)
+
+
 def test_train_watch_the_curve_grow_stop_and_find_the_run_after_a_reload(streamlit_app, page, tmp_path):
     open_train_page(page, f"{streamlit_app.url}/train")
     assert "ws=" in page.url
@@ -71,12 +81,19 @@ def test_train_watch_the_curve_grow_stop_and_find_the_run_after_a_reload(streaml
     page.get_by_text("model.fit(x_train, y_train, batch_size=16, epochs=50)").wait_for()
 
     page.get_by_role("button", name="Train", exact=True).click()
-    page.locator('[data-testid="stProgress"]').filter(has_text="/50 · step").wait_for(timeout=60_000)
-    page.wait_for_function(f"() => ({LIVE_POINTS_JS})() > 0", timeout=60_000)
-    first = page.evaluate(LIVE_POINTS_JS)
-    page.wait_for_function(f"() => ({LIVE_POINTS_JS})() > {first}", timeout=30_000)
+    progress = page.locator('[data-testid="stProgress"]').filter(has_text="/50 · step")
+    progress.wait_for(timeout=60_000)
+    wait_for_growing_curve(page)
     assert page.get_by_role("button", name="Train", exact=True).is_disabled()
     page.screenshot(path=str(tmp_path / "train-live.png"))
+
+    # A refresh while it trains: the new session finds the job and its live view again.
+    url = page.url
+    page.reload()
+    wait_for_app(page)
+    progress.wait_for(timeout=60_000)
+    wait_for_growing_curve(page)
+    assert page.url == url
 
     page.get_by_role("button", name="Stop").click()
     accuracy = wait_for_result(page)
@@ -86,12 +103,29 @@ def test_train_watch_the_curve_grow_stop_and_find_the_run_after_a_reload(streaml
     page.set_viewport_size({"width": 1400, "height": 2600})
     page.screenshot(path=str(tmp_path / "train-stopped.png"))
 
-    url = page.url
+    # The downloads of the run list.
+    page.get_by_text("Rename, delete, download").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="History (.csv)", exact=True).click()
+    csv_text = Path(download.value.path()).read_text()
+    assert csv_text.startswith("epoch,loss,accuracy") and len(csv_text.splitlines()) >= 2
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Model (.keras)", exact=True).click()
+    assert download.value.suggested_filename == "Book__1.keras"
+    assert Path(download.value.path()).read_bytes()[:2] == b"PK"  # a .keras file is a zip
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Script (.py)", exact=True).click()
+    assert "batch_size=16, epochs=50" in Path(download.value.path()).read_text()
+
     page.reload()
     wait_for_app(page)
     page.get_by_role("heading", name="Your runs").wait_for()
     assert page.url == url
-    wait_for_run_listed(page, "Book #1", "stopped after", accuracy)
+    wait_for_run_listed(page, "Book #1", "stopped after")
+    # The active-run picker names it, with the same test accuracy.
+    picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Active run").get_by_role("combobox")
+    assert picker.input_value().startswith("Book #1 · stopped after")
+    assert picker.input_value().endswith(f"test accuracy {accuracy}")
     assert page.get_by_role("button", name="Train", exact=True).is_enabled()
     page.screenshot(path=str(tmp_path / "train-reloaded.png"))
     assert "Traceback" not in streamlit_app.log()
