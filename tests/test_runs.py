@@ -257,3 +257,13 @@ def test_timestamps_and_repr(store):
     metrics = json.loads((store.folder / run.run_id / METRICS_FILE).read_text())
     assert metrics["updated_at"] >= before
     assert "ws1" in repr(store) and run.run_id in repr(run)
+
+
+def test_script_of_a_run_is_the_keras_script_of_its_config(tmp_path):
+    from core.model import PRESETS, keras_script
+
+    store = RunStore("ws1", root=tmp_path)
+    config = PRESETS["Book"].replace(epochs=3, batch_size=50)
+    run = store.create(config.to_dict(), dataset="fashion_mnist", seed=config.seed, epochs_planned=3)
+    assert store.script(run.run_id) == keras_script(config, dataset_name="fashion_mnist")
+    assert run.preset == "Book"

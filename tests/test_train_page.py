@@ -166,3 +166,37 @@ def test_a_diverged_run_explains_itself(env, mnist):
     assert "diverged" in errors and "NaN" in errors
     assert any("Lower the learning rate" in i.value for i in at.info)
     assert list(at.dataframe[-1].value["Status"]) == ["diverged in epoch 1"]
+
+
+def test_two_runs_are_compared_and_the_active_one_can_be_picked(env):
+    at = train_page()
+    first = train(at, epochs=1)
+    at.select_slider(key="train_batch").set_value(50)
+    second = train(at, epochs=2)
+    assert at.session_state["active_run_id"] == second  # the newest training
+    runs = at.dataframe[-1].value
+    assert list(runs["Name"]) == ["Book #2", "Book #1"] and list(runs[""]) == ["★", ""]
+    chosen = at.multiselect(key="train_compare")
+    assert chosen.value == [second, first]
+    names = {trace.name for trace in _compare_figure(at).data}
+    assert names == {"Book #1", "Book #2"}
+    at.selectbox(key="train_active_pick").set_value(first).run()
+    assert at.session_state["active_run_id"] == first
+    assert list(at.dataframe[-1].value[""]) == ["", "★"]
+
+
+def _compare_figure(at: AppTest):
+    import plotly.io
+
+    charts = [c for c in at.get("plotly_chart") if "compare" in str(c.proto.id)]
+    assert charts, "no comparison chart"
+    return plotly.io.from_json(charts[-1].proto.spec)
+
+
+def test_light_pages_can_use_the_run_helpers_without_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys, ui.runs; print('keras' in sys.modules, 'tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["False", "False"]
