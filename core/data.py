@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from core import config
-from core.preprocess import MNIST_SIZE, centre_by_mass, crop_to_ink, fit_in_box
+from core.preprocess import centre_like_mnist, crop_to_ink, fit_in_box
 
 DATASETS = ("mnist", "fashion_mnist")
 TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
@@ -271,7 +271,7 @@ def standin_arrays(*, seed: int = STANDIN_SEED) -> dict[str, np.ndarray]:
     digits = load_digits()
     images = np.stack(
         [
-            centre_by_mass(fit_in_box(crop_to_ink(image / 16.0)), size=MNIST_SIZE)
+            centre_like_mnist(fit_in_box(crop_to_ink(image / 16.0)))
             for image in digits.images
         ]
     )

@@ -71,41 +71,15 @@ def crop_to_ink(image: np.ndarray, *, threshold: float = 0.0) -> np.ndarray:
 
 
 def fit_in_box(image: np.ndarray, *, box: int = MNIST_BOX) -> np.ndarray:
-    """(h, w) float image -> float32 image whose long side is ``box`` pixels.
+    """(h, w) image in [0, 1] -> float32 image whose long side is ``box`` pixels.
 
     Aspect ratio is kept; Pillow's Lanczos filter gives the grey, anti-aliased
     edges MNIST's digits have.
     """
-    from PIL import Image
-
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2 or min(image.shape) == 0:
         raise ValueError(f"fit_in_box expects a non-empty 2-D image, got shape {image.shape}")
-    h, w = image.shape
-    factor = box / max(h, w)
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))  # Pillow wants (w, h)
-    resized = Image.fromarray(image, mode="F").resize(size, Image.Resampling.LANCZOS)
-    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, None)
-
-
-def centre_by_mass(image: np.ndarray, *, size: int = MNIST_SIZE) -> np.ndarray:
-    """(h, w) image (h, w <= size) -> (size, size) float32 with its centre of mass in the middle."""
-    from scipy import ndimage
-
-    image = np.asarray(image, dtype=np.float32)
-    h, w = image.shape
-    if h > size or w > size:
-        raise ValueError(f"centre_by_mass: image {image.shape} does not fit in {size}x{size}")
-    field = np.zeros((size, size), dtype=np.float32)
-    top, left = (size - h) // 2, (size - w) // 2
-    field[top : top + h, left : left + w] = image
-    if field.sum() <= 0:
-        return field
-    cy, cx = ndimage.center_of_mass(field)
-    centre = (size - 1) / 2
-    # Sub-pixel shift with linear interpolation keeps the grey levels smooth.
-    shifted = ndimage.shift(field, (centre - cy, centre - cx), order=1, mode="constant")
-    return np.clip(shifted, 0.0, None).astype(np.float32)
+    return rescale(image, box / max(image.shape))
 
 
 # --- Preparing a canvas drawing the way MNIST's images were made -------------
@@ -341,7 +315,7 @@ def rescale(ink: np.ndarray, factor: float) -> np.ndarray:
 
 def centre_by_box(ink: np.ndarray, *, size: int = MNIST_SIZE) -> np.ndarray:
     """(h, w) with h, w <= size -> (size, size) float32, the box in the middle
-    (what :func:`centre_by_mass` does before it moves the centre of mass)."""
+    (what :func:`centre_like_mnist` does before it moves the centre of mass)."""
     height, width = ink.shape
     if height > size or width > size:
         raise ValueError(f"centre_by_box: image {ink.shape} does not fit in {size}x{size}")
@@ -357,8 +331,7 @@ def centre_like_mnist(ink: np.ndarray, *, size: int = MNIST_SIZE) -> np.ndarray:
 
     Whole pixels, as MNIST did: the 20 px box stays exactly 20 px (the long
     side of the ink is 20 px in 59,987 of MNIST's 60,000 training images) and
-    the grey levels are not blurred again. (:func:`centre_by_mass` shifts by
-    fractions of a pixel, for the stand-in dataset.)
+    the grey levels are not blurred again.
     """
     from scipy import ndimage
 
