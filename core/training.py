@@ -42,6 +42,11 @@ QUEUE_POLL_S = 0.2
 PROGRESS_BAR_WIDTH = 20
 
 DIVERGED_HINT = "Lower the learning rate (for example divide it by 10) and train again."
+#: A loss this large has exploded: ten times the loss of a blind guess (ln 10 ≈ 2.3
+#: for 10 classes). Keras 3 computes the softmax cross-entropy from the logits, so
+#: an overshooting optimizer (sgd at learning rate 10 with relu) sends the loss to
+#: 50, 100, ... long before it reaches NaN; no network improves from there.
+DIVERGED_LOSS = 10 * math.log(10)
 
 
 def train_limit() -> int | None:
@@ -205,7 +210,8 @@ def _live_history_class():
         under ``lock``; any other thread calls :meth:`snapshot` for a copy.
 
         Setting ``stop_event`` ends training after the current batch (or chunk of
-        batches); a non-finite loss ends it too, with ``diverged`` set.
+        batches); a loss that is not finite, or above ``DIVERGED_LOSS``, ends it too,
+        with ``diverged`` set and the offending value in ``diverged_loss``.
         """
 
         def __init__(
@@ -229,6 +235,7 @@ def _live_history_class():
             self.stopped = False
             self.diverged = False
             self.diverged_at: tuple[int, int] | None = None  # (epoch, step), 1-based
+            self.diverged_loss: float | None = None
             self._steps_hint, self._epochs_hint = steps_per_epoch, epochs
             self._stride = 1  # keep every n-th batch record (doubles when thinning)
             self._calls = 0
@@ -282,9 +289,10 @@ def _live_history_class():
                         self._thin()
                 self._calls += 1
             loss = logs.get("loss")
-            if loss is not None and not math.isfinite(loss) and not self.diverged:
-                self.diverged = True
+            if loss is not None and not self.diverged and not (loss <= DIVERGED_LOSS):
+                self.diverged = True  # NaN fails every comparison, so it lands here too
                 self.diverged_at = (self._current_epoch, self._step)
+                self.diverged_loss = loss
             if self.diverged:
                 self.model.stop_training = True
             self._check_stop()
@@ -655,9 +663,15 @@ class TrainingJob:
             self._finish(
                 DIVERGED, epochs_done=epochs_done, train_seconds=train_seconds,
                 message=(
-                    f"Training diverged in epoch {epoch}, step {step}: the loss became NaN "
-                    "(not a number). The steps the optimizer took were so big that the "
-                    "weights overflowed, and training cannot recover from that."
+                    f"Training diverged in epoch {epoch}, step {step}: the loss "
+                    + (
+                        f"exploded to {live.diverged_loss:,.1f}, ten times worse than blind guessing "
+                        f"({math.log(10):.2f}). "
+                        if live.diverged_loss is not None and math.isfinite(live.diverged_loss)
+                        else "became NaN (not a number). "
+                    )
+                    + "The steps the optimizer took were so big that they overshot every "
+                    "valley of the loss, and training cannot recover from that."
                     + (f" The checkpoint of epoch {epochs_done} is kept." if epochs_done else "")
                 ),
                 hint=DIVERGED_HINT,

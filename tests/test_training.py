@@ -132,7 +132,7 @@ def test_stop_under_fastfit_acts_after_the_current_chunk():
     assert live.epoch == []
 
 
-def test_a_nan_loss_stops_training_as_diverged():
+def test_a_nan_or_exploding_loss_stops_training_as_diverged():
     model = tiny_model(learning_rate=1e38, activation="tanh")
     x, y = random_data()
     live = live_history()
@@ -140,7 +140,11 @@ def test_a_nan_loss_stops_training_as_diverged():
     assert live.diverged and not live.stopped
     epoch, step = live.diverged_at
     assert epoch == 1 and 1 <= step <= 4  # the first non-finite batch, in the first chunk
-    assert not np.isfinite(live.batch_history["loss"][step - 1])
+    from core.training import DIVERGED_LOSS
+
+    # The first batch past the line: NaN, or a loss that exploded above it.
+    assert not (live.batch_history["loss"][step - 1] <= DIVERGED_LOSS)
+    assert live.diverged_loss == live.batch_history["loss"][step - 1] or np.isnan(live.diverged_loss)
     assert len(live.batch_steps) == 4  # stopped after that chunk
     assert live.epoch == [] and live.history == {}
 
@@ -323,9 +327,26 @@ def test_a_huge_learning_rate_diverges_with_a_plain_explanation(store):
     assert job.join(60)
     snap = job.snapshot()
     assert snap.status == "diverged", snap.error
-    assert "NaN" in snap.message and "lower the learning rate" in snap.hint.lower()
+    assert ("NaN" in snap.message or "exploded" in snap.message)
+    assert "lower the learning rate" in snap.hint.lower()
     info = store.get(job.run_id)
     assert info.status == "diverged" and info.hint == snap.hint and info.test_accuracy is None
+
+
+def test_sgd_at_learning_rate_10_explodes_and_is_stopped_as_diverged(store, mnist):
+    # The example. Keras 3 takes the cross-entropy from the logits, so the
+    # loss rarely reaches NaN: it explodes to tens or hundreds, far above a blind
+    # guess (ln 10 = 2.3), and that is stopped as divergence too.
+    from core.model import PRESETS
+
+    config = PRESETS["Book"].replace(hidden=((64, "relu"),), learning_rate=10.0, epochs=2)
+    job = TrainingJob(config, mnist, store=store, queue=TrainingQueue(1), limit=6000).start()
+    assert job.join(120)
+    snap = job.snapshot()
+    assert snap.status == "diverged", (snap.status, snap.error)
+    assert "exploded" in snap.message or "NaN" in snap.message
+    assert "lower the learning rate" in snap.hint.lower()
+    assert store.get(job.run_id).status == "diverged"
 
 
 def test_an_error_is_recorded_not_raised(store):
