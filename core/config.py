@@ -50,3 +50,18 @@ def max_trainings() -> int:
         except ValueError:
             pass
     return max(1, os.cpu_count() or 1)
+
+
+def train_limit() -> int | None:
+    """``PLAYGROUND_TRAIN_LIMIT`` (tests only; unset = everything): train and test on the
+    first N images of each split, so an end-to-end test of the page takes seconds."""
+    value = os.environ.get("PLAYGROUND_TRAIN_LIMIT", "").strip()
+    if not value:
+        return None
+    try:
+        limit = int(value)
+    except ValueError:
+        raise ValueError(f"PLAYGROUND_TRAIN_LIMIT must be a whole number, got {value!r}") from None
+    if limit < 1:
+        raise ValueError(f"PLAYGROUND_TRAIN_LIMIT must be at least 1, got {limit}")
+    return limit

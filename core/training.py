@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import threading
 import time
 import traceback
@@ -47,21 +46,6 @@ DIVERGED_HINT = "Lower the learning rate (for example divide it by 10) and train
 #: an overshooting optimizer (sgd at learning rate 10 with relu) sends the loss to
 #: 50, 100, ... long before it reaches NaN; no network improves from there.
 DIVERGED_LOSS = 10 * math.log(10)
-
-
-def train_limit() -> int | None:
-    """``PLAYGROUND_TRAIN_LIMIT`` (tests only; unset = everything): train and test on the
-    first N images of each split, so an end-to-end test of the page takes seconds."""
-    value = os.environ.get("PLAYGROUND_TRAIN_LIMIT", "").strip()
-    if not value:
-        return None
-    try:
-        limit = int(value)
-    except ValueError:
-        raise ValueError(f"PLAYGROUND_TRAIN_LIMIT must be a whole number, got {value!r}") from None
-    if limit < 1:
-        raise ValueError(f"PLAYGROUND_TRAIN_LIMIT must be at least 1, got {limit}")
-    return limit
 
 
 def _format_duration(seconds: float | None) -> str:

@@ -11,7 +11,6 @@ reads the page's answer: at least 9 in 10 must be read correctly.
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pytest

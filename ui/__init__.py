@@ -1,17 +1,59 @@
 """Streamlit helpers shared by the pages (the only Streamlit code outside pages/ and app.py).
 
-Importing this package also fixes a Streamlit quirk that would otherwise show a
-page without the app around it. Streamlit decides once per server process
-whether the app is a legacy "pages/ folder" app: it is, until ``st.navigation``
-has been called once. So when the very first request to a fresh server is a
-page's own URL (``/dataset``), Streamlit runs ``pages/dataset.py`` *instead of*
-``app.py``: no page config, no sidebar, the pages/ files listed by name. Every
-page imports ``ui``, so here we switch the legacy mode off and rerun, and that
-rerun goes through ``app.py`` and its ``st.navigation`` as every later one does.
+Importing this package (every page does) also works around two Streamlit
+behaviours, once per server process:
+
+1. Streamlit's ``keras.backend.clear_session()`` after every rerun, which slows a
+   background training whenever any page reruns (see the function below).
+2. A legacy "pages/ folder" mode that would show a page without the app around it.
 """
+
+import sys
 
 import streamlit as st
 
+
+def _keep_keras_state_between_reruns() -> None:
+    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
+
+    Once Keras is imported, Streamlit's script runner "cleans" it after each run,
+    fragment runs included (``script_runner._clean_problem_modules``). That is a full
+    ``gc.collect()`` (0.1-0.4 s holding the interpreter lock with TensorFlow loaded),
+    TensorFlow's kernel cache cleared and Keras' global state replaced, all while a
+    training thread is running: a live view refreshing every second made a Book run
+    ~45% slower. Models here belong to sessions and are built with explicit layer
+    names, so the reset buys nothing. Streamlit's other cleanup (matplotlib) is kept.
+    """
+    try:
+        from streamlit.runtime.scriptrunner import script_runner
+    except ImportError:  # pragma: no cover - a future Streamlit may move it
+        return
+    original = getattr(script_runner, "_clean_problem_modules", None)
+    if original is None or getattr(original, "keeps_keras_state", False):
+        return  # no longer there, or already replaced
+
+    def clean_problem_modules() -> None:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            try:
+                pyplot.close("all")
+            except Exception:  # as Streamlit: cleanup must never break a run
+                pass
+
+    clean_problem_modules.keeps_keras_state = True
+    script_runner._clean_problem_modules = clean_problem_modules
+
+
+_keep_keras_state_between_reruns()  # 1.
+
+
+# 2. Streamlit decides once per server process whether the app is a legacy
+# "pages/ folder" app: it is, until ``st.navigation`` has been called once. So
+# when the very first request to a fresh server is a page's own URL
+# (``/dataset``), Streamlit runs ``pages/dataset.py`` *instead of* ``app.py``: no
+# page config, no sidebar, the pages/ files listed by name. Here we switch the
+# legacy mode off and rerun, and that rerun goes through ``app.py`` and its
+# ``st.navigation`` as every later one does.
 try:  # an internal flag; if a future Streamlit drops it, there is nothing to fix
     from streamlit.runtime.pages_manager import PagesManager
 except ImportError:  # pragma: no cover

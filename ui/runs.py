@@ -14,8 +14,6 @@ pages (Home, Dataset) can use these helpers without importing TensorFlow.
 
 from __future__ import annotations
 
-import sys
-
 import streamlit as st
 
 from core.runs import (
@@ -27,40 +25,8 @@ from core.runs import (
     new_workspace_id,
     validate_workspace,
 )
-from core.training import TrainingJob, live_jobs, train_limit
-
-def _keep_keras_state_between_reruns() -> None:
-    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
-
-    Once Keras is imported, Streamlit's script runner "cleans" it after each run,
-    fragment runs included (``script_runner._clean_problem_modules``). That is a full
-    ``gc.collect()`` (0.1-0.4 s holding the interpreter lock with TensorFlow loaded),
-    TensorFlow's kernel cache cleared and Keras' global state replaced, all while a
-    training thread is running: a live view refreshing every second made a Book run
-    ~45% slower. Models here belong to sessions and are built with explicit layer
-    names, so the reset buys nothing. Streamlit's other cleanup (matplotlib) is kept.
-    """
-    try:
-        from streamlit.runtime.scriptrunner import script_runner
-    except ImportError:  # pragma: no cover - a future Streamlit may move it
-        return
-    original = getattr(script_runner, "_clean_problem_modules", None)
-    if original is None or getattr(original, "keeps_keras_state", False):
-        return  # no longer there, or already replaced
-
-    def clean_problem_modules() -> None:
-        pyplot = sys.modules.get("matplotlib.pyplot")
-        if pyplot is not None:
-            try:
-                pyplot.close("all")
-            except Exception:  # as Streamlit: cleanup must never break a run
-                pass
-
-    clean_problem_modules.keeps_keras_state = True
-    script_runner._clean_problem_modules = clean_problem_modules
-
-
-_keep_keras_state_between_reruns()
+from core.config import train_limit
+from core.training import TrainingJob, live_jobs
 
 WORKSPACE_KEY = "workspace_id"
 ACTIVE_RUN_KEY = "active_run_id"
