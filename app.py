@@ -7,6 +7,7 @@ navigation and the sidebar; each step of the lesson is a file in ``pages/``.
 import streamlit as st
 
 from ui.data import dataset_picker
+from ui.runs import sidebar_status
 from ui.lesson import available_steps
 
 st.set_page_config(page_title="MNIST Playground", page_icon="✏️", layout="wide")
@@ -21,5 +22,6 @@ page = st.navigation(
 with st.sidebar:
     st.title("✏️ MNIST Playground")
 dataset_picker()
+sidebar_status()
 
 page.run()

@@ -167,3 +167,19 @@ def train_now_button(preset_name: str, *, key: str) -> None:
     if st.button(f"Train the {preset_name} model now ({config.epochs} epochs)", key=key, type="primary"):
         start_training(config, name=preset_name)
         _compact_progress(key)
+
+
+def sidebar_status() -> None:
+    """Sidebar: this browser's workspace (its link brings the runs back) and the active run."""
+    workspace = workspace_id()
+    run = active_run()
+    job = current_job()
+    lines = [f"Workspace `{workspace}`: bookmark or share this page's link to come back to its runs."]
+    if job is not None and not job.done:
+        lines.append(f"Training **{job.name}** now…")
+    if run is None:
+        lines.append("No trained model yet.")
+    else:
+        score = f" · test accuracy {run.test_accuracy:.4f}" if run.test_accuracy is not None else ""
+        lines.append(f"Active model: **{run.name}** ({run.status_text}{score})")
+    st.sidebar.caption("  \n".join(lines))
