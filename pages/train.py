@@ -191,7 +191,7 @@ def _live_view() -> None:
 
 
 def _result(run: RunInfo, job) -> None:
-    """The outcome of this session's latest training, large."""
+    """The outcome of a training (this session's latest, or the active run), large."""
     if run.status in (FINISHED, STOPPED) and run.test_accuracy is not None:
         st.subheader(f"Result: {run.name}", anchor=False)
         accuracy, loss, seconds = st.columns(3)
@@ -435,13 +435,19 @@ def main() -> None:
     if ui_runs.job_needs_live_view(job):
         st.subheader("Training", anchor=False)
         _live_view()
-    elif job is not None:
-        try:
-            run = store.get(job.run_id)
-        except (KeyError, CorruptRunError):
-            run = None  # deleted since
+    else:
+        # This session's latest training, or (after a refresh, or on a shared link)
+        # the workspace's active run: its result and curves are never lost.
+        run = None
+        if job is not None:
+            try:
+                run = store.get(job.run_id)
+            except (KeyError, CorruptRunError):
+                run = None  # deleted since
+        if run is None:
+            run = ui_runs.active_run()
         if run is not None:
-            _result(run, job)
+            _result(run, job if job is not None and job.run_id == run.run_id else None)
             _curves_of(store, run)
 
     if config is not None:
