@@ -7,39 +7,57 @@ import streamlit as st
 from core.data import DATASETS, TITLES, Dataset, DatasetUnavailable, load_dataset
 
 DATASET_KEY = "dataset_name"
+#: Why the last choice in the sidebar could not be used (shown once, then cleared).
+UNAVAILABLE_KEY = "dataset_unavailable"
+DEFAULT = "mnist"
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")
-def _load(name: str) -> Dataset:
+def _load(name: str) -> Dataset | str:
     # Safe to share between sessions: every array in a Dataset is read-only.
-    return load_dataset(name)
+    # A dataset that no source provides is cached too, as its explanation, so the
+    # whole chain of sources (a download attempt included) is not retried on
+    # every rerun of every session.
+    try:
+        return load_dataset(name)
+    except DatasetUnavailable as error:
+        return str(error)
 
 
 def load(name: str) -> Dataset:
-    """The named dataset (raises DatasetUnavailable when nothing provides it)."""
-    return _load(name)
+    """The named dataset; raises DatasetUnavailable (with the explanation) when nothing provides it."""
+    result = _load(name)
+    if isinstance(result, str):
+        raise DatasetUnavailable(result)
+    return result
 
 
 def current_dataset() -> Dataset:
     """The dataset chosen in the sidebar (MNIST by default; it always loads)."""
-    name = st.session_state.get(DATASET_KEY, "mnist")
     try:
-        return _load(name)
+        return load(st.session_state.get(DATASET_KEY, DEFAULT))
     except DatasetUnavailable:
-        return _load("mnist")
+        return load(DEFAULT)
+
+
+def _check_choice() -> None:
+    """Radio callback: an unavailable dataset is refused, and the radio goes back to MNIST."""
+    result = _load(st.session_state[DATASET_KEY])
+    if isinstance(result, str):
+        st.session_state[UNAVAILABLE_KEY] = result
+        st.session_state[DATASET_KEY] = DEFAULT
 
 
 def dataset_picker() -> Dataset:
     """Sidebar: choose the dataset, and say where it came from."""
-    st.session_state.setdefault(DATASET_KEY, "mnist")
-    name = st.sidebar.radio(
+    st.session_state.setdefault(DATASET_KEY, DEFAULT)
+    st.sidebar.radio(
         "Dataset", DATASETS, key=DATASET_KEY, format_func=TITLES.get, horizontal=True,
+        on_change=_check_choice,
     )
-    try:
-        dataset = _load(name)
-    except DatasetUnavailable as error:
-        st.sidebar.warning(str(error))
-        dataset = _load("mnist")
+    if message := st.session_state.pop(UNAVAILABLE_KEY, None):
+        st.sidebar.warning(message)
+    dataset = current_dataset()
     if dataset.is_standin:
         st.sidebar.warning(dataset.provenance)
     else:
