@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-# matplotlib's plt.cm.binary: 0 -> white, max -> black (dark ink on white paper).
-BINARY = [[0.0, "#ffffff"], [1.0, "#000000"]]
-INK = "#1f4e79"
+from core.charts.style import BINARY, INK
 
 
 def digit_figure(image: np.ndarray, *, title: str | None = None, size: int = 320) -> go.Figure:

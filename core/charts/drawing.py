@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-INK = "#1f4e79"
+from core.charts.style import INK
+
 PALE = "#a9bfd6"
 UNSURE = "#b0b0b0"
 

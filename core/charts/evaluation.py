@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-# matplotlib's plt.cm.binary: 0 -> white, max -> black (dark ink on white paper).
-BINARY = [[0.0, "#ffffff"], [1.0, "#000000"]]
+from core.charts.style import BINARY
+
 MATRIX_COLORS = "Blues"
 PREDICTED_COLOR = "#d62728"  # the class the model chose (red when it is wrong)
 TRUE_COLOR = "#2ca02c"       # the true class
@@ -22,9 +22,9 @@ SCORE_COLORS = {"precision": "#1f77b4", "recall": "#ff7f0e", "F1": "#2ca02c"}
 #: The confusion matrix is drawn square at this height (pixels); its cells
 #: must be large enough to hold a 4-digit count.
 MATRIX_HEIGHT = 560
-MATRIX_TRACE = 1
+MATRIX_TRACE = 1  # index of the clickable scatter trace in confusion_figure
 COLORBAR_ROOM = 40  # pixels beside the square for the colour bar
-LABEL_PX_PER_CHAR = 7  # about one character of a tick label, for long class names  # index of the clickable scatter trace in confusion_figure
+LABEL_PX_PER_CHAR = 7  # about one character of a tick label, for long class names
 
 
 def _check_names(class_names: Sequence[str], n: int) -> list[str]:
