@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core.preprocess import MNIST_SIZE, PIXEL_MAX
+from core.evaluation import prepare_inputs
+from core.preprocess import PIXEL_MAX
 
 CANVAS_SIZE = 280
 #: Default pen width in canvas pixels. A digit drawn 70 % of the canvas tall
@@ -178,6 +179,13 @@ class Neighbour:
     distance: float  # Euclidean, pixels in [0, 1]
 
 
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array`` (the caller's own array keeps its flags)."""
+    view = array.view()
+    view.setflags(write=False)
+    return view
+
+
 class NearestImages:
     """The training images nearest to a prepared 28x28 drawing.
 
@@ -187,6 +195,9 @@ class NearestImages:
 
     images: (N, 28, 28) uint8, kept by reference (not copied)
     labels: (N,) integers
+
+    Every array it holds is read-only (the caller's arrays through read-only
+    views), so one index can be shared between sessions (st.cache_resource).
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, *, components: int = 64,
@@ -201,26 +212,24 @@ class NearestImages:
             raise ValueError("NearestImages needs at least one image")
         from sklearn.decomposition import PCA
 
-        self.images = images
-        self.labels = labels
+        self.images = _read_only(images)
+        self.labels = _read_only(labels)
         self.shortlist = int(shortlist)
         flat = images.reshape(images.shape[0], -1)
         components = int(min(components, flat.shape[1], images.shape[0]))
         rng = np.random.default_rng(seed)
         sample = flat[rng.choice(flat.shape[0], min(fit_size, flat.shape[0]), replace=False)]
-        self._pca = PCA(n_components=components, svd_solver="randomized", random_state=seed)
-        self._pca.fit(sample.astype(np.float32) / np.float32(PIXEL_MAX))
-        self._mean = self._pca.mean_.astype(np.float32)
-        self._basis = self._pca.components_.T.astype(np.float32)  # (784, k)
+        pca = PCA(n_components=components, svd_solver="randomized", random_state=seed)
+        pca.fit(sample.astype(np.float32) / np.float32(PIXEL_MAX))
+        self._mean = _read_only(pca.mean_.astype(np.float32))
+        self._basis = _read_only(pca.components_.T.astype(np.float32))  # (784, k)
         # Project in chunks so the float copy of the training set never exists at once.
         codes = [
             (flat[i:i + 8192].astype(np.float32) / np.float32(PIXEL_MAX) - self._mean) @ self._basis
             for i in range(0, flat.shape[0], 8192)
         ]
-        self._codes = np.concatenate(codes)
-        self._codes_sq = np.einsum("ij,ij->i", self._codes, self._codes)
-        self._codes.setflags(write=False)
-        self._codes_sq.setflags(write=False)
+        self._codes = _read_only(np.concatenate(codes))
+        self._codes_sq = _read_only(np.einsum("ij,ij->i", self._codes, self._codes))
 
     def __repr__(self) -> str:
         return (f"NearestImages(n={self.images.shape[0]}, components={self._basis.shape[1]}, "
@@ -239,18 +248,6 @@ class NearestImages:
         exact = np.sqrt(((pixels - vector) ** 2).sum(axis=1))
         order = np.argsort(exact, kind="stable")[:k]
         return [Neighbour(int(candidates[i]), int(self.labels[candidates[i]]), float(exact[i])) for i in order]
-
-
-def model_input(image28: np.ndarray, input_shape) -> np.ndarray:
-    """A prepared (28, 28) drawing shaped for a Keras model's ``input_shape``:
-    (None, 784) -> (1, 784); (None, 28, 28, 1) -> (1, 28, 28, 1); (None, 28, 28) -> (1, 28, 28)."""
-    image28 = np.asarray(image28, dtype=np.float32)
-    if image28.shape != (MNIST_SIZE, MNIST_SIZE):
-        raise ValueError(f"model_input expects a (28, 28) image, got {image28.shape}")
-    shape = tuple(input_shape)
-    if len(shape) < 2 or int(np.prod([d for d in shape[1:]])) != image28.size:
-        raise ValueError(f"cannot feed a 28x28 image to a model with input shape {shape}")
-    return image28.reshape((1,) + tuple(int(d) for d in shape[1:]))
 
 
 #: Below this top probability the page says "not sure" instead of a digit.
@@ -284,12 +281,16 @@ class Prediction:
 
 
 def predict_drawing(model, image28: np.ndarray) -> Prediction:
-    """Call a Keras model on one prepared (28, 28) drawing, shaped per its input_shape.
+    """Call a Keras model on one prepared (28, 28) drawing (floats in [0, 1]), shaped
+    per its input_shape by :func:`core.evaluation.prepare_inputs`, as the test set is.
 
     ``model(x, training=False)`` rather than ``model.predict``: one image, no
     tf.data pipeline, a few milliseconds on every stroke.
     """
-    x = model_input(image28, model.input_shape)
+    image28 = np.asarray(image28)
+    if image28.ndim != 2:
+        raise ValueError(f"predict_drawing expects one (28, 28) image, got shape {image28.shape}")
+    x = prepare_inputs(image28[np.newaxis], input_shape=model.input_shape)
     output = np.asarray(model(x, training=False), dtype=np.float64).reshape(-1)
     if output.ndim != 1 or output.size < 2:
         raise ValueError(f"expected one probability per class, got output of shape {output.shape}")

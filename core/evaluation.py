@@ -99,8 +99,10 @@ def _same_length(y_true: np.ndarray, y_pred: np.ndarray) -> None:
 
 
 def prepare_inputs(images, *, input_shape) -> np.ndarray:
-    """uint8 images (N, 28, 28) -> float32 / 255 in the shape the model takes.
+    """Images (N, 28, 28) -> float32 in [0, 1] in the shape the model takes.
 
+    ``images`` are uint8 pixels (divided by 255 here, as the book does) or
+    floats already in [0, 1] (a prepared drawing; kept as they are).
     ``input_shape`` is ``model.input_shape``: ``(None, 784)`` for the book's
     Dense network gives (N, 784); ``(None, 28, 28, 1)`` for a CNN gives
     (N, 28, 28, 1); ``(None, 28, 28)`` keeps (N, 28, 28).
@@ -108,8 +110,19 @@ def prepare_inputs(images, *, input_shape) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"images must be (N, height, width), got shape {images.shape}")
-    if images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8 pixels, got dtype {images.dtype}")
+    if images.dtype == np.uint8:
+        scaled = images.astype(np.float32) / np.float32(PIXEL_MAX)
+    elif np.issubdtype(images.dtype, np.floating):
+        scaled = images.astype(np.float32, copy=False)
+        if not np.isfinite(scaled).all():
+            raise ValueError("float images must hold values in [0, 1], got NaN or infinite values")
+        if scaled.size and (scaled.min() < 0 or scaled.max() > 1):
+            raise ValueError(
+                "float images must hold values in [0, 1] (pass uint8 pixels 0..255 to have them "
+                f"scaled), got {scaled.min():g}..{scaled.max():g}"
+            )
+    else:
+        raise ValueError(f"images must be uint8 pixels or floats in [0, 1], got dtype {images.dtype}")
     if isinstance(input_shape, list):  # a model with several inputs
         raise ValueError(f"expected a model with one input, got input shapes {input_shape}")
     per_item = tuple(input_shape)[1:]
@@ -118,15 +131,15 @@ def prepare_inputs(images, *, input_shape) -> np.ndarray:
     n, height, width = images.shape
     if int(np.prod(per_item)) != height * width:
         raise ValueError(
-            f"the model takes inputs of shape {per_item} ({int(np.prod(per_item))} values) "
-            f"but the images are {height}x{width} ({height * width} values)"
+            f"the model's input shape {tuple(input_shape)} takes {int(np.prod(per_item))} values "
+            f"per item but the images are {height}x{width} ({height * width} values)"
         )
-    scaled = images.astype(np.float32) / np.float32(PIXEL_MAX)
     return scaled.reshape((n, *per_item))
 
 
 def predict_probabilities(model, images, *, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
-    """``model.predict`` once over all ``images`` (uint8 (N, 28, 28)) -> (N, n_classes) float32.
+    """``model.predict`` once over all ``images`` ((N, 28, 28) uint8, or floats in [0, 1])
+    -> (N, n_classes) float32.
 
     The inputs are scaled and shaped from ``model.input_shape`` by
     :func:`prepare_inputs`.

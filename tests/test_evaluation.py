@@ -195,6 +195,17 @@ def test_prepare_inputs_shapes_per_model():
     np.testing.assert_allclose(cnn[..., 0], images / 255.0, rtol=1e-6)
 
 
+def test_prepare_inputs_keeps_floats_already_in_unit_range():
+    """A prepared drawing is float in [0, 1] already: shaped, not divided by 255 again."""
+    floats = np.linspace(0, 1, 2 * 28 * 28).reshape(2, 28, 28)
+    dense = ev.prepare_inputs(floats, input_shape=(None, 784))
+    assert dense.shape == (2, 784) and dense.dtype == np.float32
+    np.testing.assert_allclose(dense, floats.reshape(2, -1), rtol=1e-6)
+    uint8 = (floats * 255).round().astype(np.uint8)
+    np.testing.assert_allclose(ev.prepare_inputs(uint8, input_shape=(None, 28, 28, 1))[..., 0],
+                               floats, atol=0.5 / 255)
+
+
 def test_loss_and_accuracy_formula():
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.0, 1.0, 0.0]], dtype=np.float32)
     y = np.array([0, 1, 1])
@@ -226,7 +237,9 @@ def test_loss_and_accuracy_formula():
         (lambda: ev.cell_gallery([0], np.array([[np.nan, 1.0]]), true_class=0, pred_class=0), "NaN"),
         (lambda: ev.per_class_report([0], [0], class_names=("a", "b")), "10 names"),
         (lambda: ev.most_confused_pairs(np.eye(10), top=0), "top"),
-        (lambda: ev.prepare_inputs(np.zeros((2, 28, 28), np.float32), input_shape=(None, 784)), "uint8"),
+        (lambda: ev.prepare_inputs(np.full((2, 28, 28), 255.0), input_shape=(None, 784)), r"\[0, 1\]"),
+        (lambda: ev.prepare_inputs(np.full((2, 28, 28), np.nan), input_shape=(None, 784)), r"\[0, 1\]"),
+        (lambda: ev.prepare_inputs(np.zeros((2, 28, 28), np.int64), input_shape=(None, 784)), "uint8"),
         (lambda: ev.prepare_inputs(np.zeros((2, 28, 28), np.uint8), input_shape=(None, 100)), "784"),
         (lambda: ev.loss_and_accuracy([], np.zeros((0, 10))), "empty"),
     ],

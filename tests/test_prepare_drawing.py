@@ -12,7 +12,7 @@ from core.drawing import (
     QUALITY_SET,
     DrawingSpec,
     NearestImages,
-    model_input,
+    predict_drawing,
     render_spec,
     render_strokes,
 )
@@ -267,14 +267,48 @@ def test_nearest_images_validate_input():
     assert len(index.query(np.zeros((28, 28)), k=3)) == 3
 
 
-def test_model_input_follows_the_input_shape():
+def test_nearest_images_hold_only_read_only_arrays():
+    """The index is shared between sessions (st.cache_resource): nothing in it may be writeable."""
+    images = np.random.default_rng(0).integers(0, 255, (40, 28, 28), dtype=np.uint8)
+    labels = np.arange(40) % 10
+    index = NearestImages(images, labels, components=8)
+    arrays = {name: value for name, value in vars(index).items() if isinstance(value, np.ndarray)}
+    assert {"images", "labels", "_codes", "_codes_sq", "_mean", "_basis"} <= set(arrays)
+    assert not [name for name, array in arrays.items() if array.flags.writeable]
+    with pytest.raises(ValueError, match="read-only"):
+        index.images[0, 0, 0] = 1
+    assert images.flags.writeable and labels.flags.writeable  # the caller's arrays are untouched
+    assert np.shares_memory(index.images, images)  # kept by reference, not copied
+
+
+class FakeModel:
+    """Just enough of a Keras model for predict_drawing: an input shape and a call."""
+
+    def __init__(self, input_shape):
+        self.input_shape = input_shape
+        self.seen = None
+
+    def __call__(self, x, training=False):
+        self.seen = x
+        return np.full((1, 10), 0.1)
+
+
+@pytest.mark.parametrize("input_shape", [(None, 784), (None, 28, 28, 1), (None, 28, 28)])
+def test_a_drawing_is_shaped_like_the_test_set(input_shape):
+    """One shaping function for drawings and test images: core.evaluation.prepare_inputs."""
+    from core.evaluation import prepare_inputs
+
     image = prepare_drawing(rgba_digit())
-    assert model_input(image, (None, 784)).shape == (1, 784)
-    assert model_input(image, (None, 28, 28, 1)).shape == (1, 28, 28, 1)
-    assert model_input(image, (None, 28, 28)).shape == (1, 28, 28)
-    np.testing.assert_array_equal(model_input(image, (None, 784))[0], image.reshape(-1))
+    model = FakeModel(input_shape)
+    predict_drawing(model, image)
+    assert model.seen.shape == (1,) + input_shape[1:] and model.seen.dtype == np.float32
+    np.testing.assert_array_equal(model.seen.reshape(-1), image.reshape(-1))  # [0, 1] floats kept as they are
+    as_pixels = np.round(image * 255).astype(np.uint8)[np.newaxis]
+    np.testing.assert_allclose(prepare_inputs(as_pixels, input_shape=input_shape), model.seen, atol=1 / 255)
     with pytest.raises(ValueError, match="input shape"):
-        model_input(image, (None, 32, 32, 3))
+        predict_drawing(FakeModel((None, 32, 32, 3)), image)
+    with pytest.raises(ValueError, match=r"\(28, 28\) image"):
+        predict_drawing(model, image.reshape(-1))
 
 
 def test_marks_darker_than_a_dark_background_are_no_ink():
