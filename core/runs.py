@@ -47,7 +47,9 @@ MODEL_FILE = "model.keras"
 WORKSPACE_ALPHABET = string.ascii_lowercase + string.digits
 WORKSPACE_MAX_LENGTH = 40
 NEW_WORKSPACE_LENGTH = 10
-_WORKSPACE_RE = re.compile(rf"[A-Za-z0-9]{{1,{WORKSPACE_MAX_LENGTH}}}")
+# Lower case only: on a case-insensitive file system (macOS, Windows) "ABC" and
+# "abc" would share one folder while the app took them for two workspaces.
+_WORKSPACE_RE = re.compile(rf"[a-z0-9]{{1,{WORKSPACE_MAX_LENGTH}}}")
 # "20251126-001530-123-a1b2c3": UTC time to the millisecond, then 24 random bits,
 # so names sort by creation time and two runs started together never collide.
 _RUN_ID_RE = re.compile(r"\d{8}-\d{6}-\d{3}-[0-9a-f]{6}")
@@ -68,10 +70,13 @@ class CorruptRunError(ValueError):
 
 
 def validate_workspace(workspace: str) -> str:
-    """The workspace id itself when it is 1..40 ASCII letters and digits, else ValueError."""
+    """The workspace id itself when it is 1..40 lower-case ASCII letters and digits, else ValueError.
+
+    Callers that take an id from a person (a URL typed in capitals) lower-case it first.
+    """
     if not isinstance(workspace, str) or not _WORKSPACE_RE.fullmatch(workspace):
         raise ValueError(
-            f"workspace id must be 1 to {WORKSPACE_MAX_LENGTH} letters and digits, got {workspace!r}"
+            f"workspace id must be 1 to {WORKSPACE_MAX_LENGTH} lower-case letters and digits, got {workspace!r}"
         )
     return workspace
 
@@ -233,6 +238,11 @@ class RunInfo:
         return self.status in ACTIVE_STATUSES
 
     @property
+    def is_usable(self) -> bool:
+        """Has a saved model and no longer trains: it can be the active run."""
+        return self.has_model and not self.is_active
+
+    @property
     def status_text(self) -> str:
         """The status in words: "finished 5 epochs", "interrupted after epoch 2", ..."""
         n = self.epochs_done
@@ -311,29 +321,37 @@ class RunStore:
         """A new run folder with config.json and metrics.json (status "queued")."""
         if not isinstance(model_config, dict):
             raise ValueError(f"model_config must be a dict (ModelConfig.to_dict()), got {type(model_config).__name__}")
+        # Everything that can be refused is checked before the folder exists.
+        name = self._valid_name(name) if name is not None else None
+        seed, epochs_planned = int(seed), int(epochs_planned)
         run_id = new_run_id()
         path = self.run_path(run_id)
         path.mkdir(parents=True, exist_ok=False)
         created = _now_iso()
-        atomic_write_json(path / CONFIG_FILE, {
-            "run_id": run_id,
-            "name": self._valid_name(name) if name is not None else run_id,
-            "model": model_config,
-            "dataset": str(dataset),
-            "seed": int(seed),
-            "created": created,
-            **(extra or {}),
-        })
-        atomic_write_json(path / METRICS_FILE, {
-            "status": QUEUED,
-            "epochs_done": 0,
-            "epochs_planned": int(epochs_planned),
-            "created": created,
-            "updated": created,
-            "updated_at": time.time(),
-            "writer": _WRITER,
-        })
-        return self.get(run_id)
+        try:
+            atomic_write_json(path / CONFIG_FILE, {
+                "run_id": run_id,
+                "name": name if name is not None else run_id,
+                "model": model_config,
+                "dataset": str(dataset),
+                "seed": seed,
+                "created": created,
+                **(extra or {}),
+            })
+            atomic_write_json(path / METRICS_FILE, {
+                "status": QUEUED,
+                "epochs_done": 0,
+                "epochs_planned": epochs_planned,
+                "created": created,
+                "updated": created,
+                "updated_at": time.time(),
+                "writer": _WRITER,
+            })
+            return self.get(run_id)
+        except BaseException:
+            # No half-made run folder (it would list as broken, forever).
+            shutil.rmtree(path, ignore_errors=True)
+            raise
 
     def update_metrics(self, run_id: str, **fields: Any) -> dict:
         """Merge ``fields`` into metrics.json (atomically) and return the new contents."""

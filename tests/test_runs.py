@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -42,7 +43,8 @@ def dead_writer() -> dict:
 
 
 # -- ids -------------------------------------------------------------------------
-@pytest.mark.parametrize("bad", ["", "a/b", "../x", "a b", "é", "x" * 41, None, 12, "ws.1"])
+# Upper case is refused: on a case-insensitive disk (macOS) "ABC" and "abc" would share a folder.
+@pytest.mark.parametrize("bad", ["", "a/b", "../x", "a b", "é", "x" * 41, None, 12, "ws.1", "Abc123", "ABC"])
 def test_bad_workspace_ids_are_refused_before_touching_a_path(tmp_path, bad):
     with pytest.raises(ValueError, match="letters and digits"):
         RunStore(bad, root=tmp_path)
@@ -50,10 +52,12 @@ def test_bad_workspace_ids_are_refused_before_touching_a_path(tmp_path, bad):
 
 
 def test_good_workspace_ids():
-    assert validate_workspace("Abc123") == "Abc123"
+    assert validate_workspace("abc123") == "abc123"
     assert validate_workspace("x" * 40) == "x" * 40
     fresh = new_workspace_id()
     assert validate_workspace(fresh) == fresh and fresh != new_workspace_id()
+    for _ in range(50):
+        assert re.fullmatch(r"[a-z0-9]{10}", new_workspace_id())
 
 
 def test_run_ids_sort_by_time_and_are_unique():
@@ -80,6 +84,40 @@ def test_create_writes_config_and_queued_metrics(store):
     assert config["name"] == "first"
     assert metrics["status"] == "queued" and metrics["epochs_planned"] == 5
     assert run.status == "queued" and run.status_text == "queued" and not run.has_model
+
+
+def test_a_refused_name_leaves_no_run_folder(store):
+    with pytest.raises(ValueError, match="run name"):
+        make_run(store, name="   ")
+    assert not store.folder.exists() or list(store.folder.iterdir()) == []
+
+
+def test_a_failed_create_leaves_no_half_made_run(store, monkeypatch):
+    real_write = runs.atomic_write_json
+
+    def failing_metrics(path, payload):
+        if path.name == METRICS_FILE:
+            raise OSError("disk full")
+        real_write(path, payload)
+
+    monkeypatch.setattr(runs, "atomic_write_json", failing_metrics)
+    with pytest.raises(OSError, match="disk full"):
+        make_run(store)
+    listing = store.list_runs()
+    assert len(listing) == 0 and listing.warnings == ()  # no folder that lists as broken
+
+
+def test_usable_runs_have_a_model_and_no_longer_train(store):
+    import keras
+
+    run = make_run(store)
+    assert not run.is_usable  # queued, no model
+    store.update_metrics(run.run_id, status="stopped")
+    assert not store.get(run.run_id).is_usable  # stopped while queued: still no model
+    store.save_model(run.run_id, keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
+    assert store.get(run.run_id).is_usable
+    store.update_metrics(run.run_id, status="running")
+    assert not store.get(run.run_id).is_usable  # a checkpoint of a run still training
 
 
 def test_metrics_update_merges_and_final_status_reads_back(store):
