@@ -61,6 +61,15 @@ def _on_matrix_select() -> None:
             return
 
 
+def _clamp(key: str, last: int) -> None:
+    """Keep a widget's remembered value within 0..last before the widget is made: another
+    run's dataset may have fewer images or classes (Streamlit resets or raises otherwise)."""
+    if key in st.session_state:  # written only when out of range: the widget stays the student's
+        value = int(st.session_state[key])
+        if not 0 <= value <= last:
+            st.session_state[key] = min(max(value, 0), last)
+
+
 def _test_predictions(run, model, dataset) -> np.ndarray:
     """(N, n_classes) probabilities for the whole test set, computed once per run."""
     kept: dict = st.session_state.setdefault(PREDICTIONS_KEY, {})
@@ -111,7 +120,7 @@ if run is None or model is None:
 
 try:
     ds = ui_data.load(run.dataset)
-except DatasetUnavailable as error:
+except (DatasetUnavailable, ValueError) as error:  # ValueError: a name core.data does not know
     st.error(f"The run was trained on {run.dataset}, which cannot be loaded here: {error}")
     st.stop()
 names = list(ds.class_names)
@@ -182,9 +191,8 @@ st.code(
 default_cell = (pairs[0].true_class, pairs[0].pred_class) if pairs else (0, 0)
 st.session_state.setdefault(TRUE_KEY, default_cell[0])
 st.session_state.setdefault(PRED_KEY, default_cell[1])
-for key in (TRUE_KEY, PRED_KEY):  # another dataset may have fewer classes
-    if not 0 <= int(st.session_state[key]) < n_classes:
-        st.session_state[key] = 0
+for key in (TRUE_KEY, PRED_KEY, ONE_VS_REST_KEY):
+    _clamp(key, n_classes - 1)
 
 left, right = st.columns([1.5, 1])
 with right:
@@ -325,7 +333,8 @@ st.markdown(
 
 # --- 6. one prediction ----------------------------------------------------------------
 st.header("One prediction, up close")
-st.session_state.setdefault(ITEM_KEY, min(BOOK_TEST_ITEM, n_test - 1))
+st.session_state.setdefault(ITEM_KEY, BOOK_TEST_ITEM)
+_clamp(ITEM_KEY, n_test - 1)  # e.g. item 5000 of MNIST, then a run with 360 test images
 i = int(st.columns([1, 3])[0].number_input(
     "Test item i", min_value=0, max_value=n_test - 1, step=1, key=ITEM_KEY,
     help=f"Any index into x_test (0 … {n_test - 1}); the book looks at item {BOOK_TEST_ITEM}.",

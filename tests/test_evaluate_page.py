@@ -257,7 +257,16 @@ def test_fashion_mnist_class_names(monkeypatch, tmp_path):
 
     st.cache_resource.clear()
     try:
-        at = open_evaluate(run_id=run_id, session={"evaluate_true": 9, "evaluate_pred": 9})
+        # Item 5000 was chosen for an MNIST run earlier in the session: this test set has
+        # only 200 images, so the inspector clamps it instead of raising (a regression).
+        # Item 5000 was chosen for an MNIST run earlier in the session; this test set has
+        # only 200 images, so the inspector shows the last one (Streamlit 1.67 would reset
+        # an out-of-range value to 0, older versions raise StreamlitValueAboveMaxError).
+        at = open_evaluate(run_id=run_id, session={"evaluate_true": 9, "evaluate_pred": 9,
+                                                   "evaluate_item": 5000})
+        assert not at.exception
+        assert at.number_input(key="evaluate_item").value == 199
+        assert "print(predictions[199])" in code(at)
         spec = plotly_spec(at)
         assert spec["layout"]["xaxis"]["ticktext"] == list(FASHION_NAMES)
         assert spec["layout"]["yaxis"]["ticktext"] == list(FASHION_NAMES)
