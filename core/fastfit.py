@@ -86,14 +86,26 @@ def keras_order(n: int, seed: int) -> np.ndarray:
     return permutation().numpy()
 
 
-def _split(x, y, validation_split: float):
-    """Keras' ``train_validation_split``: the last fraction becomes validation data."""
-    n = len(x)
+def train_count(n: int, validation_split: float) -> int:
+    """How many of n samples ``fit`` trains on: the first ``floor(n * (1 - validation_split))``.
+
+    Keras' ``train_validation_split`` arithmetic (the rest is validation data); ValueError
+    when a non-zero split leaves no training or no validation sample.
+    """
+    n, validation_split = int(n), float(validation_split)
+    if not validation_split:
+        return n
     split_at = int(math.floor(n * (1.0 - validation_split)))
     if split_at in (0, n):
         raise ValueError(
             f"{n} samples are too few to split with validation_split={validation_split}"
         )
+    return split_at
+
+
+def _split(x, y, validation_split: float):
+    """Keras' ``train_validation_split``: the last fraction becomes validation data."""
+    split_at = train_count(len(x), validation_split)
     return (x[:split_at], y[:split_at]), (x[split_at:], y[split_at:])
 
 

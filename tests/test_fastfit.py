@@ -216,6 +216,22 @@ def test_validation_split_logs_match_evaluate_on_the_last_fraction():
     assert history.history["val_accuracy"][-1] == pytest.approx(val_accuracy, abs=1e-6)
 
 
+@pytest.mark.parametrize("n, split", [(999, 0.05), (1234, 0.01), (60_000, 0.2), (2000, 0.1), (300, 0.2)])
+def test_train_count_is_keras_own_split(n, split):
+    # core.training sizes the live progress with train_count: it must be the split fit()
+    # makes, which is Keras' (a hand-made n - int(n * split) is one more for n=999, 0.05).
+    from keras.src.trainers.data_adapters.array_slicing import train_validation_split
+
+    (train,), (validation,) = train_validation_split((np.zeros(n),), validation_split=split)
+    assert fastfit.train_count(n, split) == len(train) and len(train) + len(validation) == n
+    assert fastfit.train_count(n, 0.0) == n
+
+
+def test_train_count_refuses_a_split_that_leaves_nothing():
+    with pytest.raises(ValueError, match="too few to split"):
+        fastfit.train_count(1, 0.2)
+
+
 def test_validation_data_tuple():
     x, y = tiny_data()
     history = fastfit.fit(tiny_model(), x, y, batch_size=25, epochs=1, validation_data=(x[:40], y[:40]))
