@@ -335,18 +335,32 @@ def _arithmetic(layer) -> str:
     return f"{params:,} weights"
 
 
+#: Summaries kept per architecture (pages redraw them on every rerun).
+SUMMARY_CACHE_SIZE = 64
+
+
+def _architecture(config: ModelConfig, input_shape: tuple[int, int], caller: str) -> tuple:
+    """The cache key of a summary: what decides the layers, not epochs, seed or optimizer."""
+    if not isinstance(config, ModelConfig):
+        raise ValueError(f"{caller} expects a ModelConfig, got {type(config).__name__}")
+    return config.kind, config.hidden, config.dropout, tuple(int(s) for s in input_shape)
+
+
+def _uncompiled(kind: str, hidden: tuple, dropout: float, input_shape: tuple[int, ...]):
+    """The uncompiled model of an architecture (the other fields do not change it)."""
+    with _BUILD_LOCK:
+        return _sequential(ModelConfig(kind=kind, hidden=hidden, dropout=dropout), input_shape)
+
+
 def summary_rows(config: ModelConfig, *, input_shape: tuple[int, int] = IMAGE_SHAPE) -> list[LayerRow]:
     """The model's layers with output shapes and parameter arithmetic; params sum to count_params()."""
-    if not isinstance(config, ModelConfig):
-        raise ValueError(f"summary_rows expects a ModelConfig, got {type(config).__name__}")
-    return list(_summary_rows(config, tuple(int(s) for s in input_shape)))
+    return list(_summary_rows(*_architecture(config, input_shape, "summary_rows")))
 
 
-@functools.lru_cache(maxsize=64)
-def _summary_rows(config: ModelConfig, input_shape: tuple[int, ...]) -> tuple[LayerRow, ...]:
-    # Cached: pages redraw the summary on every rerun; rows are frozen.
-    with _BUILD_LOCK:
-        model = _sequential(config, input_shape)
+@functools.lru_cache(maxsize=SUMMARY_CACHE_SIZE)
+def _summary_rows(kind: str, hidden: tuple, dropout: float, input_shape: tuple[int, ...]) -> tuple[LayerRow, ...]:
+    # Cached by architecture: changing epochs, seed or the learning rate builds nothing.
+    model = _uncompiled(kind, hidden, dropout, input_shape)
     rows = []
     for layer in model.layers:
         shape = tuple(layer.output.shape)
@@ -369,8 +383,12 @@ def count_params(config: ModelConfig, *, input_shape: tuple[int, int] = IMAGE_SH
 
 def keras_summary_text(config: ModelConfig, *, input_shape: tuple[int, int] = IMAGE_SHAPE) -> str:
     """Keras' own ``model.summary()`` table as plain text."""
-    with _BUILD_LOCK:
-        model = _sequential(config, input_shape)
+    return _keras_summary_text(*_architecture(config, input_shape, "keras_summary_text"))
+
+
+@functools.lru_cache(maxsize=SUMMARY_CACHE_SIZE)
+def _keras_summary_text(kind: str, hidden: tuple, dropout: float, input_shape: tuple[int, ...]) -> str:
+    model = _uncompiled(kind, hidden, dropout, input_shape)
     lines: list[str] = []
     model.summary(print_fn=lambda text, *args, **kwargs: lines.append(text))
     return "\n".join(lines).rstrip() + "\n"

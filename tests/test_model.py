@@ -83,6 +83,25 @@ def test_keras_summary_text_is_keras_own_table():
     assert "7,960" in text and "7,850" in text
 
 
+def test_summaries_are_cached_by_architecture_not_by_training_settings():
+    from core import model as model_module
+
+    config = PRESETS["Dense"].replace(hidden=((37, "tanh"),))  # an architecture no other test uses
+    rows, text = summary_rows(config), keras_summary_text(config)
+    rows_info, text_info = model_module._summary_rows.cache_info(), model_module._keras_summary_text.cache_info()
+    # Epochs, seed, learning rate, optimizer, batch size and name change no layer: no new model.
+    other = config.replace(name="Mine", epochs=7, seed=3, learning_rate=0.1, optimizer="sgd", batch_size=32)
+    assert summary_rows(other) == rows and keras_summary_text(other) == text
+    assert model_module._summary_rows.cache_info().misses == rows_info.misses
+    assert model_module._keras_summary_text.cache_info().misses == text_info.misses
+    # A new layer size is a new architecture.
+    wider = summary_rows(config.replace(hidden=((38, "tanh"),)))
+    assert wider[0].params == 784 * 38 + 38
+    assert model_module._summary_rows.cache_info().misses == rows_info.misses + 1
+    with pytest.raises(ValueError, match="keras_summary_text expects a ModelConfig"):
+        keras_summary_text({"kind": "dense"})
+
+
 def test_dense_preset_is_wider_relu_with_adam():
     dense = PRESETS["Dense"]
     assert dense.hidden[0][0] > 10 and dense.hidden[0][1] == "relu"
