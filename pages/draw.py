@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.charts.dataset import strip_figure
 from core.charts.drawing import framed, pixel_picture, probabilities_figure
+from core.data import CLASS_NAMES, TITLES, DatasetUnavailable
 from core.drawing import (
     CANVAS_SIZE,
     DEFAULT_STROKE_WIDTH,
@@ -67,7 +68,7 @@ quick_send = st.components.v2.component("mnist_playground.draw_quick_send", js=Q
 
 @st.cache_resource(show_spinner="Indexing the training images for the nearest-image search (once)…")
 def nearest_index(dataset_name: str) -> NearestImages:
-    # Read-only arrays derived from a read-only dataset: safe to share between sessions.
+    # Shared by all sessions, which is safe: every array in a NearestImages is read-only.
     dataset = ui_data.load(dataset_name)
     return NearestImages(dataset.x_train, dataset.y_train)
 
@@ -238,8 +239,18 @@ model = ui_runs.active_model()
 if run is None or model is None:
     offer_training(None)
     dataset = ui_data.current_dataset()
+    class_names = dataset.class_names
 else:
-    dataset = ui_data.load(run.dataset)
+    try:
+        dataset = ui_data.load(run.dataset)
+        class_names = dataset.class_names
+    except (DatasetUnavailable, ValueError) as error:  # ValueError: a name core.data does not know
+        # The model still reads drawings; only the nearest images need its training set.
+        dataset = ui_data.current_dataset()
+        class_names = CLASS_NAMES.get(run.dataset, dataset.class_names)
+        st.warning(f"The active run was trained on {TITLES.get(run.dataset, run.dataset)}, which "
+                   f"cannot be loaded here, so the nearest images below come from "
+                   f"{dataset.title}. {error}")
     st.caption(f"Model: **{run.name}** ({run.preset}) · {run.status_text}"
                + (f" · test accuracy {run.test_accuracy:.2%}" if run.test_accuracy is not None else "")
                + " · change it on the Train page")
@@ -247,4 +258,4 @@ else:
         offer_training(run)
 
 quick_send(key="draw_quick_send")
-draw_and_predict(model, tuple(dataset.class_names), dataset.name)
+draw_and_predict(model, tuple(class_names), dataset.name)

@@ -31,7 +31,7 @@ def canvas_state(rgba: np.ndarray, strokes: int = 1) -> dict:
     return {"drawing": {"raw": {"objects": [{"type": "path"}] * strokes}, "data": url}}
 
 
-def save_run(root, workspace: str, preset: str, x, y, *, epochs: int = 1) -> str:
+def save_run(root, workspace: str, preset: str, x, y, *, epochs: int = 1, dataset: str = "mnist") -> str:
     """Train the preset briefly on a slice of MNIST and save it as a finished run."""
     import keras
 
@@ -47,7 +47,7 @@ def save_run(root, workspace: str, preset: str, x, y, *, epochs: int = 1) -> str
     else:  # zero weights: the softmax gives every class 0.1, a network with no idea
         model.set_weights([np.zeros_like(w) for w in model.get_weights()])
     store = RunStore(workspace, root=root)
-    run = store.create(config.to_dict(), dataset="mnist", seed=0, epochs_planned=epochs, name=f"tiny {preset}")
+    run = store.create(config.to_dict(), dataset=dataset, seed=0, epochs_planned=epochs, name=f"tiny {preset}")
     store.save_model(run.run_id, model)
     store.update_metrics(run.run_id, status=FINISHED, epochs_done=epochs)
     return run.run_id
@@ -60,6 +60,7 @@ def runs_root(tmp_path_factory, mnist):
     save_run(root, "drawcnn", "CNN", x, y, epochs=2)
     save_run(root, "drawbook", "Book", x, y)
     save_run(root, "drawzeros", "Book", x[:0], y[:0], epochs=0)  # all-zero weights, below
+    save_run(root, "drawfashion", "Book", x[:0], y[:0], epochs=0, dataset="fashion_mnist")
     return root
 
 
@@ -188,3 +189,26 @@ def test_an_undecided_model_says_not_sure(env):
     verdict = [text for text in texts(at) if "after 1 stroke" in text]
     assert len(verdict) == 1 and verdict[0].startswith("### Not sure"), verdict
     assert "10%" in verdict[0]
+
+
+def test_a_run_whose_dataset_cannot_be_loaded_still_reads_drawings(env, monkeypatch, tmp_path):
+    """A Fashion-MNIST run on a machine without Fashion-MNIST: a clear warning, no traceback;
+    the model still answers (with Fashion-MNIST's class names), the X-ray uses MNIST."""
+    import streamlit as st
+
+    from core.data import CLASS_NAMES
+
+    monkeypatch.setenv("FASHION_MNIST_PATH", str(tmp_path / "no-such-folder"))
+    monkeypatch.setenv("PLAYGROUND_KERAS_DATASETS", "0")
+    st.cache_resource.clear()  # forget a Fashion-MNIST loaded (or refused) by another test
+    try:
+        at = open_draw("drawfashion", drawing=seven())
+        warnings = texts(at, "warning")
+        assert any("trained on Fashion-MNIST" in text and "cannot be loaded here" in text
+                   and "nearest images below come from MNIST" in text for text in warnings), warnings
+        verdict = [text for text in texts(at) if "after 1 stroke" in text]
+        assert len(verdict) == 1 and verdict[0].startswith("### Not sure"), verdict
+        assert any(name in verdict[0] for name in CLASS_NAMES["fashion_mnist"]), verdict
+        assert len([text for text in texts(at, "caption") if "x_train[" in text]) == 3
+    finally:
+        st.cache_resource.clear()
