@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from core import config as settings
+from core import fastfit
 from core.preprocess import one_hot
-from core.runs import DIVERGED, FAILED, FINISHED, QUEUED, RUNNING, STOPPED, RunStore
+from core.runs import DIVERGED, FAILED, FINAL_STATUSES, FINISHED, QUEUED, RUNNING, STOPPED, RunStore
 
 #: Per-batch records kept in memory (and in history.json); past this the
 #: record is thinned to every 2nd, 4th, ... batch, so a 50-epoch run with
@@ -129,7 +130,7 @@ class JobSnapshot:
 
     @property
     def done(self) -> bool:
-        return self.status in (FINISHED, STOPPED, DIVERGED, FAILED)
+        return self.status in FINAL_STATUSES
 
     @property
     def progress_line(self) -> str:
@@ -469,15 +470,6 @@ def _unregister(job: TrainingJob) -> None:
 # ---------------------------------------------------------------------------
 # TrainingJob
 # ---------------------------------------------------------------------------
-def _fit(model, x, y, *, batch_size, epochs, validation_split, seed, callbacks):
-    from core import fastfit
-
-    return fastfit.fit(
-        model, x, y, batch_size=batch_size, epochs=epochs,
-        validation_split=validation_split, seed=seed, callbacks=callbacks,
-    )
-
-
 class TrainingJob:
     """One training run in a background thread.
 
@@ -506,6 +498,8 @@ class TrainingJob:
                 raise ValueError(f"model_config must be a core.model.ModelConfig, got {model_config!r}")
         if limit is not None and int(limit) < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
+        # Everything that can fail comes before store.create: a run folder made by a
+        # job that then never starts would read "queued" for good (and could not be deleted).
         self.config = model_config
         self.dataset = dataset
         self.store = store
@@ -513,35 +507,44 @@ class TrainingJob:
         self.limit = None if limit is None else int(limit)
         self.queue = queue or training_queue()
         n_train = len(dataset.x_train) if self.limit is None else min(self.limit, len(dataset.x_train))
-        n_fit = n_train - int(n_train * float(model_config.validation_split))  # as Keras splits
+        n_fit = fastfit.train_count(n_train, float(model_config.validation_split))  # the split fit() makes
+        epochs = int(model_config.epochs)
         steps = max(1, math.ceil(n_fit / int(model_config.batch_size)))
+        config_dict = model_config.to_dict()
         extra = {"train_limit": self.limit} if self.limit else None
-        run = store.create(
-            model_config.to_dict(), dataset=dataset.name, seed=int(model_config.seed),
-            epochs_planned=int(model_config.epochs), name=name, extra=extra,
-        )
-        self.run_id = run.run_id
-        self.name = run.name
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._status = QUEUED
         self._phase = ""
         self._result: dict[str, Any] = {}
         self._error: str | None = None
-        self._live = _live_history_class()(
-            stop_event=self._stop, steps_per_epoch=steps, epochs=int(model_config.epochs)
+        self._live = _live_history_class()(stop_event=self._stop, steps_per_epoch=steps, epochs=epochs)
+        self._thread = threading.Thread(target=self._work, daemon=True)
+        run = store.create(
+            config_dict, dataset=dataset.name, seed=int(model_config.seed),
+            epochs_planned=epochs, name=name, extra=extra,
         )
-        self._thread = threading.Thread(target=self._work, name=f"train-{self.run_id}", daemon=True)
+        self.run_id = run.run_id
+        self.name = run.name
+        self._thread.name = f"train-{self.run_id}"
 
     def __repr__(self) -> str:
         return f"TrainingJob(run_id={self.run_id!r}, status={self.status!r}, config={self.config!r})"
 
     # -- control (page thread) -------------------------------------------------
     def start(self) -> TrainingJob:
-        """Start the worker thread (once); returns the job."""
-        if not self._thread.is_alive() and self._status == QUEUED:
+        """Start the worker thread (once); returns the job.
+
+        When the thread cannot start (the process is out of threads), the job and its
+        run are marked failed, like any error of the worker, instead of staying queued.
+        """
+        if not self._thread.is_alive() and self._thread.ident is None and self.status == QUEUED:
             _register(self)
-            self._thread.start()
+            try:
+                self._thread.start()
+            except BaseException as error:
+                _unregister(self)
+                self._fail(error)
         return self
 
     def stop(self) -> None:
@@ -560,7 +563,7 @@ class TrainingJob:
 
     @property
     def done(self) -> bool:
-        return self.status in (FINISHED, STOPPED, DIVERGED, FAILED)
+        return self.status in FINAL_STATUSES
 
     @property
     def stop_requested(self) -> bool:
@@ -632,7 +635,7 @@ class TrainingJob:
         start = time.perf_counter()
         saver = _run_saver_class()(self.store, self.run_id, live, lambda: time.perf_counter() - start)
         self._set(phase="Training…")
-        _fit(
+        fastfit.fit(
             model, x, y, batch_size=int(config.batch_size), epochs=int(config.epochs),
             validation_split=float(config.validation_split), seed=int(config.seed),
             callbacks=[live, saver],

@@ -364,3 +364,52 @@ def test_job_arguments_are_validated(store):
         TrainingJob({"epochs": 1}, random_digits(), store=store)
     with pytest.raises(ValueError, match="limit"):
         TrainingJob(book(), random_digits(), store=store, limit=0)
+
+
+def test_a_job_that_cannot_be_built_leaves_no_run(store, monkeypatch):
+    from core import training
+
+    def broken():
+        raise ImportError("keras is missing")
+
+    monkeypatch.setattr(training, "_live_history_class", broken)
+    with pytest.raises(ImportError):
+        TrainingJob(book(), random_digits(), store=store, queue=TrainingQueue(1))
+    listing = store.list_runs()
+    assert len(listing) == 0 and listing.warnings == ()  # no run stuck as "queued"
+
+
+def test_a_split_that_leaves_no_training_data_is_refused_before_the_run_exists(store):
+    with pytest.raises(ValueError, match="too few to split"):
+        TrainingJob(book(validation_split=0.2), random_digits(), store=store, limit=1, queue=TrainingQueue(1))
+    assert len(store.list_runs()) == 0
+
+
+def test_a_thread_that_cannot_start_fails_the_run_instead_of_leaving_it_queued(store, monkeypatch):
+    job = TrainingJob(book(), random_digits(), store=store, queue=TrainingQueue(1))
+
+    def no_threads():
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(job._thread, "start", no_threads)
+    assert job.start() is job
+    assert job.status == "failed" and job.done and "can't start new thread" in job.error
+    info = store.get(job.run_id)
+    assert info.status == "failed" and not info.is_active
+    assert live_jobs("tests") == []
+    store.delete(job.run_id)  # not stuck: it can be deleted
+
+
+def test_live_progress_counts_the_steps_fit_will_take(store):
+    # 999 images, 5% for validation: Keras trains on floor(999 * 0.95) = 949 (not 950).
+    job = TrainingJob(book(batch_size=1, validation_split=0.05), random_digits(n_train=999), store=store,
+                      queue=TrainingQueue(1))
+    assert job.snapshot().history.steps_per_epoch == fastfit.train_count(999, 0.05) == 949
+
+
+def test_done_means_a_final_status():
+    from core.runs import ACTIVE_STATUSES, FINAL_STATUSES
+    from core.training import HistorySnapshot, JobSnapshot
+
+    for status in ACTIVE_STATUSES | FINAL_STATUSES:
+        assert JobSnapshot(run_id="x", status=status, history=HistorySnapshot()).done == (status in FINAL_STATUSES)
