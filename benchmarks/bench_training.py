@@ -68,27 +68,10 @@ def book_fit(x_train, y_train, x_test, y_test, *, steps_per_execution=1):
 
 
 def live_callback(config, steps):
-    """core.training.LiveHistory when it exists, else a History-shaped callback with a lock."""
-    try:
-        from core.training import LiveHistory
+    """The app's live callback, core.training.LiveHistory."""
+    from core.training import LiveHistory
 
-        return LiveHistory(steps_per_epoch=steps, epochs=config.epochs)
-    except ImportError:
-        import threading
-
-        import keras
-
-        class LockedHistory(keras.callbacks.History):
-            def __init__(self):
-                super().__init__()
-                self.lock = threading.Lock()
-                self.batches = []
-
-            def on_train_batch_end(self, batch, logs=None):
-                with self.lock:
-                    self.batches.append(dict(logs or {}))
-
-        return LockedHistory()
+    return LiveHistory(steps_per_epoch=steps, epochs=config.epochs)
 
 
 def playground_fit(config, images_train, labels_train, images_test, labels_test):
