@@ -32,8 +32,12 @@ import base64
 import io
 import json
 import os
+import socket
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +53,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 WORKSPACE = "benchdraw"
+SERVER_START_S = 90.0  # ample for `streamlit run` on 2 busy cores; then fail loudly, never hang
 
 # Resolves window.__shown with the ms from the last mouseup to the moment the
 # page shows the prediction made after ``n`` strokes.
@@ -106,21 +111,65 @@ def stats(values_ms: list[float]) -> dict:
             "max": round(float(values.max()), 3)}
 
 
+def start_server(env: dict, log_path: Path) -> tuple[subprocess.Popen, str]:
+    """``streamlit run app.py`` on a free port; returns once it answers its health check.
+
+    Raises RuntimeError with the server's log when it exits or is not up within
+    SERVER_START_S seconds.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVER_START_S
+    while True:
+        if server.poll() is not None:
+            problem = f"streamlit exited with code {server.returncode}"
+        elif time.monotonic() > deadline:
+            problem = f"streamlit did not answer {url}/_stcore/health within {SERVER_START_S:g} s"
+        else:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                    return server, url
+            except OSError:
+                time.sleep(0.3)
+                continue
+        stop_server(server)
+        log_tail = log_path.read_text(errors="replace")[-4000:]
+        raise RuntimeError(f"{problem}; the end of its log:\n{log_tail}")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 def end_to_end(args) -> dict:
     """Mouse release to prediction on screen, in Chromium, on the real app."""
-    import socket
-    import subprocess
-    import tempfile
-    import urllib.request
+    if not os.environ.get("MNIST_PATH"):
+        sys.exit("set MNIST_PATH to the real mnist.npz")
+    # The runs folder and the server's log live only as long as the measurement.
+    with tempfile.TemporaryDirectory(prefix="bench_draw_") as folder:
+        return _end_to_end(args, Path(folder))
 
+
+def _end_to_end(args, tmp: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
     from core.model import PRESETS, build_model
     from core.runs import FINISHED, RunStore
 
-    if not os.environ.get("MNIST_PATH"):
-        sys.exit("set MNIST_PATH to the real mnist.npz")
-    tmp = Path(tempfile.mkdtemp(prefix="bench_draw_"))
     store = RunStore(WORKSPACE, root=tmp / "runs")
     run = store.create(PRESETS[args.preset].to_dict(), dataset="mnist", seed=0, epochs_planned=0,
                        name=f"{args.preset} for timing")
@@ -133,25 +182,10 @@ def end_to_end(args) -> dict:
     store.save_model(run.run_id, model)
     store.update_metrics(run.run_id, status=FINISHED)
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     env = dict(os.environ, PLAYGROUND_RUNS_DIR=str(tmp / "runs"))
-    log = open(tmp / "streamlit.log", "wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_server(env, tmp / "streamlit.log")
     latencies, first_stroke_ms = [], float("nan")
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.3)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -191,9 +225,7 @@ def end_to_end(args) -> dict:
                 latencies.append(page.evaluate("() => window.__shown"))
             browser.close()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        stop_server(server)
     values = np.asarray(latencies)
     return {
         "benchmark": "draw_end_to_end",
