@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import struct
-import time
 
 import numpy as np
 import pytest
@@ -48,9 +47,7 @@ def write_idx_folder(folder, arrays, *, gz=True, dotted=False):
 
 
 def test_real_mnist_from_npz(mnist_path):
-    start = time.perf_counter()
-    ds = load_dataset("mnist", path=mnist_path)
-    elapsed = time.perf_counter() - start
+    ds = load_dataset("mnist", path=mnist_path)  # its speed: benchmarks/bench_data.py
     assert ds.x_train.shape == (60000, 28, 28) and ds.x_train.ndim == 3
     assert ds.x_test.shape == (10000, 28, 28)
     assert ds.x_train.dtype == np.uint8 and ds.y_train.dtype == np.uint8
@@ -59,7 +56,6 @@ def test_real_mnist_from_npz(mnist_path):
     assert np.bincount(ds.y_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert abs(ds.x_train.mean() - 33.318421) < 1e-5
     assert str(mnist_path) in ds.provenance and not ds.is_standin
-    assert elapsed < 3.0  # ~0.3 s here; generous for a loaded CI machine
 
 
 def test_arrays_are_read_only(mnist):
