@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from core import config
-from core.preprocess import centre_like_mnist, crop_to_ink, fit_in_box
+from core.preprocess import IMAGE_SHAPE, NUM_CLASSES, centre_like_mnist, crop_to_ink, fit_in_box
 
 DATASETS = ("mnist", "fashion_mnist")
 TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
@@ -37,8 +37,6 @@ CLASS_NAMES = {
     ),
 }
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
-IMAGE_SHAPE = (28, 28)
-NUM_CLASSES = 10
 
 # The original file names (LeCun's site, Zalando's repo, Debian's package);
 # each may also be gzipped (".gz").
@@ -63,7 +61,8 @@ class DatasetUnavailable(RuntimeError):
     """No source could provide the dataset; ``str()`` says what was tried."""
 
 
-@dataclass(frozen=True, repr=False)
+# eq=False: comparing datasets field by field would compare whole arrays (and fail).
+@dataclass(frozen=True, repr=False, eq=False)
 class Dataset:
     """Train and test images (uint8, (N, 28, 28)) with labels (uint8, (N,)), read-only."""
 

@@ -13,6 +13,7 @@ import numpy as np
 
 NUM_CLASSES = 10
 PIXEL_MAX = 255.0
+IMAGE_SHAPE = (28, 28)
 
 
 def scale(images: np.ndarray) -> np.ndarray:
@@ -63,11 +64,11 @@ def crop_to_ink(image: np.ndarray, *, threshold: float = 0.0) -> np.ndarray:
     An image without ink is returned unchanged.
     """
     image = np.asarray(image)
-    rows = np.flatnonzero((image > threshold).any(axis=1))
-    cols = np.flatnonzero((image > threshold).any(axis=0))
-    if rows.size == 0:
+    box = ink_box(image, threshold=threshold)
+    if box is None:
         return image
-    return image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    top, bottom, left, right = box
+    return image[top:bottom, left:right]
 
 
 def fit_in_box(image: np.ndarray, *, box: int = MNIST_BOX) -> np.ndarray:
@@ -291,10 +292,10 @@ def ink_image(pixels: np.ndarray) -> tuple[np.ndarray, str, bool]:
     return ink.astype(np.float32), source, inverted
 
 
-def ink_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right) of the pixels above INK_THRESHOLD, ends exclusive."""
-    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
-    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+def ink_box(ink: np.ndarray, *, threshold: float = INK_THRESHOLD) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the pixels above ``threshold``, ends exclusive; None without ink."""
+    rows = np.flatnonzero((ink > threshold).any(axis=1))
+    cols = np.flatnonzero((ink > threshold).any(axis=0))
     if rows.size == 0:
         return None
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1

@@ -157,6 +157,8 @@ st.markdown(
 one_left, one_right = st.columns([1, 2])
 with one_left:
     st.session_state.setdefault("onehot_index", BOOK_TEST_LABEL_INDEX)
+    # Another dataset may have fewer test images than the number kept from before.
+    st.session_state["onehot_index"] = min(st.session_state["onehot_index"], n_test - 1)
     j = st.number_input("Test label number", 0, n_test - 1, step=1, key="onehot_index")
 with one_right:
     vector10 = one_hot(ds.y_test[j : j + 1])[0]

@@ -111,6 +111,12 @@ def test_fashion_mnist_in_the_sidebar(tmp_path, monkeypatch):
         assert not at.exception
         assert {m.label: m.value for m in at.metric}["Training images"] == "30"
         assert "fashion_mnist.load_data()" in all_code(at)
+        # Numbers kept from a larger dataset are clamped, not an error (a traceback before).
+        at.session_state["dataset_name"] = "fashion_mnist"  # (AppTest drops the hidden radio's state)
+        at.session_state["onehot_index"] = 9999
+        at.session_state["data_index"] = 59999
+        at.run()
+        assert not at.exception
     finally:
         st.cache_resource.clear()
 
