@@ -27,8 +27,9 @@ from core.model import (
     keras_summary_text,
     summary_rows,
 )
-from core.runs import DIVERGED, FAILED, FINISHED, STOPPED, CorruptRunError, RunInfo
+from core.runs import DIVERGED, FAILED, FINISHED, QUEUED, STOPPED, CorruptRunError, RunInfo
 from ui import runs as ui_runs
+from ui.runs import escape_markdown
 from ui.data import current_dataset
 
 CUSTOM = "Custom"
@@ -132,19 +133,10 @@ def _current_config() -> ModelConfig:
     )
 
 
-def _summary(config: ModelConfig, image_shape: tuple[int, int]):
-    """(summary rows, Keras' summary text), built once per architecture in this session."""
-    cache = st.session_state.setdefault(K + "summary_cache", {})
-    key = (config.kind, config.hidden, config.dropout, image_shape)
-    if key not in cache:
-        cache.clear()  # one architecture at a time is enough
-        cache[key] = (summary_rows(config, input_shape=image_shape),
-                      keras_summary_text(config, input_shape=image_shape))
-    return cache[key]
-
-
 def _model_summary(config: ModelConfig, image_shape: tuple[int, int]) -> None:
-    rows, keras_text = _summary(config, image_shape)
+    # Both are cached by architecture in core.model: a rerun (or a new seed) builds nothing.
+    rows = summary_rows(config, input_shape=image_shape)
+    keras_text = keras_summary_text(config, input_shape=image_shape)
     st.subheader("The network", anchor=False)
     st.caption(config.architecture_text())
     st.dataframe(
@@ -169,7 +161,7 @@ def _live_view() -> None:
     if job is None:
         return
     snap = job.snapshot()
-    if snap.status == "queued":
+    if snap.status == QUEUED:
         st.info(f"⏳ Waiting for a free training slot: place {snap.queue_place or 1} in the queue. "
                 "Other trainings on this server are using the processor.")
     st.progress(snap.history.fraction, text=snap.progress_line)
@@ -190,10 +182,10 @@ def _live_view() -> None:
     ui_runs.job_finished_rerun(job)
 
 
-def _result(run: RunInfo, job) -> None:
+def _result(run: RunInfo, job, *, active_id: str | None) -> None:
     """The outcome of a training (this session's latest, or the active run), large."""
     if run.status in (FINISHED, STOPPED) and run.test_accuracy is not None:
-        st.subheader(f"Result: {run.name}", anchor=False)
+        st.subheader(f"Result: {escape_markdown(run.name)}", anchor=False)
         accuracy, loss, seconds = st.columns(3)
         accuracy.metric("Test accuracy", f"{run.test_accuracy:.4f}", border=True)
         loss.metric("Test loss", f"{run.test_loss:.4f}", border=True)
@@ -214,7 +206,8 @@ def _result(run: RunInfo, job) -> None:
                 "A learning rate that is too high (the weights jump past every good value) or too low "
                 "(they hardly move) does this; so do too few updates. Try the Book preset's 0.01 first."
             )
-        st.caption("This run is now the active one: the Evaluate and Draw pages use it.")
+        if run.run_id == active_id:  # not when another run was picked since
+            st.caption("This run is now the active one: the Evaluate and Draw pages use it.")
     elif run.status == DIVERGED:
         st.error(run.message or "Training diverged.")
         st.info(f"💡 {run.hint}")
@@ -229,7 +222,7 @@ def _curves_of(store, run: RunInfo) -> None:
     try:
         history = store.history(run.run_id)
     except CorruptRunError as error:
-        st.warning(f"The history of “{run.name}” cannot be read: {error}")
+        st.warning(f"The history of “{escape_markdown(run.name)}” cannot be read: {error}")
         return
     if not history.get("batch_steps"):
         return
@@ -273,7 +266,7 @@ def _run_table(runs: list[RunInfo], active_id: str | None) -> None:
 
 
 def _pick_active(runs: list[RunInfo], active: RunInfo | None) -> None:
-    usable = [run for run in runs if run.has_model and not run.is_active]
+    usable = [run for run in runs if run.is_usable]
     if not usable:
         return
     labels = {run.run_id: run.label for run in usable}
@@ -301,7 +294,7 @@ def _compare(store, runs: list[RunInfo]) -> None:
         try:
             history = store.history(run_id)
         except CorruptRunError as error:
-            st.warning(f"The history of “{run.name}” cannot be read: {error}")
+            st.warning(f"The history of “{escape_markdown(run.name)}” cannot be read: {error}")
             continue
         series.append((run.name, history.get("epochs", []), history.get("epoch", {})))
     if series:
@@ -314,6 +307,10 @@ def _rename(store, run_id: str) -> None:
         store.rename(run_id, name)
     except ValueError as error:
         st.session_state[K + "flash"] = ("error", str(error))
+    except KeyError:  # deleted in another tab
+        st.session_state[K + "flash"] = ("warning", "That run no longer exists (deleted in another tab?).")
+    except OSError as error:
+        st.session_state[K + "flash"] = ("error", f"Could not rename the run: {error}")
 
 
 def _delete(store, run_id: str) -> None:
@@ -337,7 +334,7 @@ def _manage(store, runs: list[RunInfo]) -> None:
     rename_col.text_input("New name", value=run.name, key=f"{K}rename_{run.run_id}", max_chars=80,
                           on_change=_rename, args=(store, run.run_id))
     with delete_col.popover("Delete", icon=":material/delete:", disabled=run.is_active, width="stretch"):
-        st.write(f"Delete “{run.name}” and its saved model for good?")
+        st.write(f"Delete “{escape_markdown(run.name)}” and its saved model for good?")
         st.button("Yes, delete it", key=f"{K}delete_{run.run_id}", type="primary",
                   on_click=_delete, args=(store, run.run_id))
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in run.name)[:40] or run.run_id
@@ -391,8 +388,12 @@ def _start(store) -> None:
         config = _current_config()
     except ValueError:
         return  # the button is disabled then; a stale click does nothing
+    # A double or stale click while a job trains gets that job back (start_training).
     runs_so_far = len(store.list_runs())
-    ui_runs.start_training(config, name=f"{config.name} #{runs_so_far + 1}")
+    try:
+        ui_runs.start_training(config, name=f"{config.name} #{runs_so_far + 1}")
+    except (OSError, ValueError) as error:  # a bad setting, an unwritable runs folder
+        st.session_state[K + "start_error"] = f"Training could not start: {error}"
 
 
 def main() -> None:
@@ -422,6 +423,9 @@ def main() -> None:
         st.button("Train", type="primary", icon=":material/play_arrow:", key=K + "train",
                   disabled=busy or config is None, width="stretch", on_click=_start, args=(store,),
                   help="Train this configuration now (in the background; you can stop it).")
+        start_error = st.session_state.pop(K + "start_error", None)
+        if start_error:
+            st.error(start_error)
     with script_col:
         if config is not None:
             st.markdown("**The same in Keras** — a complete script for this configuration:")
@@ -444,10 +448,12 @@ def main() -> None:
                 run = store.get(job.run_id)
             except (KeyError, CorruptRunError):
                 run = None  # deleted since
+        active = ui_runs.active_run()
         if run is None:
-            run = ui_runs.active_run()
+            run = active
         if run is not None:
-            _result(run, job if job is not None and job.run_id == run.run_id else None)
+            _result(run, job if job is not None and job.run_id == run.run_id else None,
+                    active_id=active.run_id if active is not None else None)
             _curves_of(store, run)
 
     if config is not None:

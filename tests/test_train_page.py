@@ -25,11 +25,24 @@ def env(mnist_path, monkeypatch, tmp_path):
     return tmp_path / "runs"
 
 
-def train_page(workspace: str | None = WORKSPACE) -> AppTest:
+def home_page(workspace: str | None = WORKSPACE, *, run: str | None = None) -> AppTest:
+    """The app's first page in a new session (a fresh tab, a refresh) of ``?ws=workspace&run=run``.
+
+    (AppTest shows the sidebar on this first run only, not after switch_page.)
+    """
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APPTEST_TIMEOUT)
     if workspace:
         at.query_params["ws"] = workspace
+    if run:
+        at.query_params["run"] = run
     at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def train_page(workspace: str | None = WORKSPACE, *, run: str | None = None) -> AppTest:
+    """The Train page in a new session of ``?ws=workspace&run=run``."""
+    at = home_page(workspace, run=run)
     at.switch_page("pages/train.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -48,6 +61,20 @@ def train(at: AppTest, **settings) -> str:
     at.run()  # the live view sees the end and reruns the page once
     assert not at.exception, [e.value for e in at.exception]
     return job.run_id
+
+
+def saved_run(runs_dir, name: str, *, workspace: str = WORKSPACE) -> str:
+    """A finished run with a saved (untrained) Book model, made without training; its id."""
+    from core.model import PRESETS, build_model
+    from core.runs import RunStore
+
+    store = RunStore(workspace, root=runs_dir)
+    config = PRESETS["Book"].replace(epochs=1)
+    run = store.create(config.to_dict(), dataset="mnist", seed=0, epochs_planned=1, name=name)
+    store.save_model(run.run_id, build_model(config))
+    store.update_metrics(run.run_id, status="finished", epochs_done=1, test_loss=2.3, test_accuracy=0.5,
+                         train_seconds=1.0)
+    return run.run_id
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -185,9 +212,13 @@ def test_two_runs_are_compared_and_the_active_one_can_be_picked(env):
     assert chosen.value == [second, first]
     names = {trace.name for trace in _compare_figure(at).data}
     assert names == {"Book #1", "Book #2"}
+    assert any("now the active one" in c.value for c in at.caption)
     at.selectbox(key="train_active_pick").set_value(first).run()
     assert at.session_state["active_run_id"] == first
     assert list(at.dataframe[-1].value[""]) == ["", "★"]
+    # The result still shows this session's latest training, which is no longer the active run.
+    assert "Result: Book \\#2" in [h.value for h in at.subheader]  # (the name, markdown-escaped)
+    assert not any("now the active one" in c.value for c in at.caption)
 
 
 def _compare_figure(at: AppTest):
@@ -205,3 +236,124 @@ def test_light_pages_can_use_the_run_helpers_without_tensorflow():
     code = "import sys, ui.runs; print('keras' in sys.modules, 'tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["False", "False"]
+
+
+def _markdown_texts(at: AppTest) -> list[str]:
+    return [e.value for kind in ("markdown", "caption", "subheader", "warning", "info", "error")
+            for e in at.get(kind)]
+
+
+def test_a_run_stopped_while_queued_does_not_become_active(env, mnist):
+    import threading
+
+    from core.model import PRESETS
+    from core.runs import RunStore
+    from core.training import TrainingJob, TrainingQueue
+
+    kept = saved_run(env, "kept")
+    queue = TrainingQueue(1)
+    assert queue.acquire("another training", cancel=threading.Event())  # the only slot is busy
+    job = TrainingJob(PRESETS["Book"], mnist, store=RunStore(WORKSPACE), limit=2000, queue=queue).start()
+    job.stop()  # the Stop button, while it waits in the queue
+    assert job.join(30) and job.status == "stopped"
+    at = train_page()
+    at.session_state["training_job"] = job  # as if this session had pressed Train
+    at.run()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["active_run_id"] == kept  # not the run without a model
+    assert at.query_params["run"] == kept
+
+
+def test_the_active_run_is_kept_in_the_url_for_a_refresh_or_a_shared_link(env):
+    from core.runs import RunStore
+
+    first = saved_run(env, "first")
+    second = saved_run(env, "second")  # the newest: the default choice
+    at = train_page()
+    assert at.session_state["active_run_id"] == second and at.query_params["run"] == second
+    at.selectbox(key="train_active_pick").set_value(first).run()
+    assert at.query_params["run"] == first
+
+    again = train_page(run=first)  # a refresh, or the link sent to a classmate
+    assert again.session_state["active_run_id"] == first
+    assert list(again.dataframe[-1].value[""]) == ["", "★"]
+    assert any("Active model: **first**" in c.value for c in home_page(run=first).sidebar.caption)
+
+    for bad in ("../../etc", "20250101-000000-000-abcdef"):  # not a run id; no such run
+        at = train_page(run=bad)
+        assert at.session_state["active_run_id"] == second and at.query_params["run"] == second
+    RunStore(WORKSPACE, root=env).delete(first)
+    at = train_page(run=first)  # deleted since the link was made: dropped quietly
+    assert not at.exception and at.session_state["active_run_id"] == second
+
+
+def test_a_workspace_typed_in_capitals_is_the_same_workspace(env):
+    saved_run(env, "mine")
+    at = train_page(WORKSPACE.upper())
+    assert at.query_params["ws"] == WORKSPACE
+    assert list(at.dataframe[-1].value["Name"]) == ["mine"]
+
+
+def test_run_names_are_shown_as_text_never_as_markdown(env):
+    from ui.runs import escape_markdown
+
+    name = "![](http://example.invalid/x.png) *me*"
+    saved_run(env, name)
+    at = train_page()
+    assert f"Result: {escape_markdown(name)}" in [h.value for h in at.subheader]
+    assert not any("![](" in text for text in _markdown_texts(at))
+    sidebar = [c.value for c in home_page().sidebar.caption]
+    assert any(f"Active model: **{escape_markdown(name)}**" in text for text in sidebar)
+    assert not any("![](" in text for text in sidebar)
+    assert list(at.dataframe[-1].value["Name"]) == [name]  # a table cell is plain text already
+
+
+def test_escape_markdown():
+    from ui.runs import escape_markdown
+
+    assert escape_markdown("Book #1") == "Book \\#1"
+    assert escape_markdown("[a](b) _c_ `d` :red[e] $f$ <g>") == (
+        "\\[a\\]\\(b\\) \\_c\\_ \\`d\\` \\:red\\[e\\] \\$f\\$ \\<g\\>"
+    )
+    assert escape_markdown("plain words 123") == "plain words 123"
+
+
+def test_renaming_a_run_deleted_in_another_tab_is_a_message_not_a_traceback(env):
+    from core.runs import RunStore
+
+    run_id = saved_run(env, "doomed")
+    at = train_page()
+    RunStore(WORKSPACE, root=env).delete(run_id)  # another tab deletes it
+    at.text_input(key=f"train_rename_{run_id}").set_value("new name").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("no longer exists" in w.value for w in at.warning)
+
+
+def test_a_bad_train_limit_is_an_error_message_not_a_traceback(env, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_TRAIN_LIMIT", "lots")
+    at = train_page()
+    at.button(key="train_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Training could not start" in e.value and "PLAYGROUND_TRAIN_LIMIT" in e.value for e in at.error)
+    assert at.session_state["training_job"] is None if "training_job" in at.session_state else True
+    assert not (env / WORKSPACE).exists()  # no run was made
+
+
+def test_a_stale_click_on_train_while_it_trains_starts_nothing(env, mnist):
+    from core.model import PRESETS
+    from core.runs import RunStore
+    from core.training import TrainingJob, TrainingQueue
+
+    at = train_page()  # Train is rendered enabled...
+    slow = PRESETS["Book"].replace(epochs=50, batch_size=10)
+    job = TrainingJob(slow, mnist, store=RunStore(WORKSPACE), limit=2000, queue=TrainingQueue(1)).start()
+    at.session_state["training_job"] = job  # ...then this session starts training (a double click)
+    try:
+        at.button(key="train_train").click().run()  # the click on the stale, enabled button
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.session_state["training_job"] is job
+        assert [run.run_id for run in RunStore(WORKSPACE).list_runs()] == [job.run_id]  # no second run
+    finally:
+        job.stop()
+        assert job.join(60)
