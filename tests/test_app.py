@@ -111,10 +111,13 @@ def test_fashion_mnist_in_the_sidebar(tmp_path, monkeypatch):
         assert not at.exception
         assert {m.label: m.value for m in at.metric}["Training images"] == "30"
         assert "fashion_mnist.load_data()" in all_code(at)
-        # Numbers kept from a larger dataset are clamped, not an error (a traceback before).
-        at.session_state["dataset_name"] = "fashion_mnist"  # (AppTest drops the hidden radio's state)
-        at.session_state["onehot_index"] = 9999
-        at.session_state["data_index"] = 59999
+        # Numbers chosen on a larger dataset are clamped, not an error (a traceback before).
+        at.session_state["dataset_name"] = "mnist"
+        at.run()
+        at.number_input(key="onehot_index").set_value(5000)
+        at.number_input(key="data_index").set_value(40000)
+        at.run()
+        at.session_state["dataset_name"] = "fashion_mnist"
         at.run()
         assert not at.exception
     finally:
