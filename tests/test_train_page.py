@@ -298,7 +298,7 @@ def test_a_workspace_typed_in_capitals_is_the_same_workspace(env):
 def test_run_names_are_shown_as_text_never_as_markdown(env):
     from ui.runs import escape_markdown
 
-    name = "![](http://example.invalid/x.png) *me*"
+    name = "![](http://example.invalid/x.png) *me* www.example.invalid"
     saved_run(env, name)
     at = train_page()
     assert f"Result: {escape_markdown(name)}" in [h.value for h in at.subheader]
@@ -317,6 +317,11 @@ def test_escape_markdown():
         "\\[a\\]\\(b\\) \\_c\\_ \\`d\\` \\:red\\[e\\] \\$f\\$ \\<g\\>"
     )
     assert escape_markdown("plain words 123") == "plain words 123"
+    # Bare links (GFM links them even when escaped) get an invisible word joiner.
+    joiner = "\u2060"
+    assert escape_markdown("http://x") == f"http\\:{joiner}\\/\\/x"
+    assert escape_markdown("www.x") == f"w{joiner}ww\\.x"
+    assert escape_markdown("a@b.c") == f"a\\@{joiner}b\\.c"
 
 
 def test_renaming_a_run_deleted_in_another_tab_is_a_message_not_a_traceback(env):

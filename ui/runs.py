@@ -43,12 +43,17 @@ MODEL_CACHE_KEY = "active_model_cache"
 LIVE_REFRESH_S = 0.75
 # CommonMark lets a backslash escape any ASCII punctuation character.
 _MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+# GFM turns bare "http://...", "www...." and "a@b.c" into links even when escaped;
+# an invisible WORD JOINER inside each pattern keeps them plain text.
+_WORD_JOINER = "\u2060"
+_AUTOLINKS = re.compile(r"(?i)(?<=:)(?=//)|(?<=w)(?=ww\.)|(?<=@)")
 
 
 def escape_markdown(text: str) -> str:
-    """``text`` with every markdown character escaped, to show a user-given name
-    (a run name) inside markdown: ``![](http://x)`` stays text, never an image."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    """``text`` shown literally inside markdown (a user-given run name): every markdown
+    character escaped and bare links broken, so ``![](http://x)`` never loads an image
+    and ``http://x`` is no link."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINKS.sub(_WORD_JOINER, str(text)))
 
 
 def _set_param(key: str, value: str | None) -> None:
