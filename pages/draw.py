@@ -251,7 +251,7 @@ else:
         st.warning(f"The active run was trained on {TITLES.get(run.dataset, run.dataset)}, which "
                    f"cannot be loaded here, so the nearest images below come from "
                    f"{dataset.title}. {error}")
-    st.caption(f"Model: **{run.name}** ({run.preset}) · {run.status_text}"
+    st.caption(f"Model: **{ui_runs.escape_markdown(run.name)}** ({run.preset}) · {run.status_text}"
                + (f" · test accuracy {run.test_accuracy:.2%}" if run.test_accuracy is not None else "")
                + " · change it on the Train page")
     if run.preset == "Book":

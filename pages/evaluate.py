@@ -97,7 +97,7 @@ def _no_model(run) -> None:
         )
     else:
         st.info(
-            f"The active run **{run.name}** ({run.status_text}) has no saved model yet. "
+            f"The active run **{ui_runs.escape_markdown(run.name)}** ({run.status_text}) has no saved model yet. "
             "Its first checkpoint is written when its first epoch ends; or train the book's "
             "network here."
         )
@@ -141,7 +141,7 @@ book = ev.accuracy_from_matrix(counts)
 pairs = ev.most_confused_pairs(counts, top=CONFUSED_PAIRS_SHOWN, class_names=names)
 
 st.caption(
-    f"Run **{run.name}** · {run.preset} · {run.status_text} · tested on the "
+    f"Run **{ui_runs.escape_markdown(run.name)}** · {run.preset} · {run.status_text} · tested on the "
     f"{n_test:,} {ds.title} test images ({ds.provenance})."
 )
 if ds.is_standin:

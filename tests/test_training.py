@@ -413,3 +413,15 @@ def test_done_means_a_final_status():
 
     for status in ACTIVE_STATUSES | FINAL_STATUSES:
         assert JobSnapshot(run_id="x", status=status, history=HistorySnapshot()).done == (status in FINAL_STATUSES)
+
+
+def test_run_names_in_the_comparison_chart_are_plain_text():
+    from core.charts.training import compare_runs_figure
+
+    evil = '<a href="http://example.invalid">click</a> %{y}'
+    fig = compare_runs_figure([(evil, [0, 1], {"loss": [1.0, 0.5], "accuracy": [0.5, 0.7]})])
+    names = {trace.name for trace in fig.data}
+    assert all("<a" not in n and "%{" not in n for n in names)
+    assert any("&lt;a href" in n for n in names)
+    assert all("http://example.invalid" not in (t.hovertemplate or "").split("<br>")[0] or "&lt;" in t.hovertemplate
+               for t in fig.data)

@@ -7,16 +7,20 @@ where that epoch ends. So per-batch and per-epoch points line up.
 
 from __future__ import annotations
 
+import html
+
 from typing import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
+from core.charts.style import INK
+
 #: The live curve never has more points than this: each point is the mean of a
 #: small group of consecutive batches (a browser redrawing it every second stays light).
 MAX_LIVE_POINTS = 400
 METRICS = (("loss", "Loss"), ("accuracy", "Accuracy"))
-TRAIN_COLOUR = "#1f4e79"
+TRAIN_COLOUR = INK
 BATCH_COLOUR = "#9db9d5"
 VALIDATION_COLOUR = "#d9822b"
 # Colours for overlaid runs (plotly's default sequence, minus nothing).
@@ -138,7 +142,10 @@ def compare_runs_figure(runs: Sequence[tuple[str, Sequence[int], Mapping[str, Se
     ``runs``: (name, epochs (0-based), epoch_logs) per run.
     """
     traces = []
-    for i, (name, epochs, logs) in enumerate(runs):
+    for i, (raw_name, epochs, logs) in enumerate(runs):
+        # Run names are typed by users: plotly renders some HTML (links) in legend
+        # text, and "%{" would start a hover-template field.
+        name = html.escape(raw_name).replace("%", "&#37;")
         colour = RUN_COLOURS[i % len(RUN_COLOURS)]
         x = np.asarray(epochs, dtype=float) + 1
         for col, (key, title) in enumerate(METRICS, start=1):
