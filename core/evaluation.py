@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NUM_CLASSES = 10
-PIXEL_MAX = 255.0
+from core.preprocess import NUM_CLASSES, PIXEL_MAX
+
 #: One ``model.predict`` call over the whole test set in a few big batches:
 #: far fewer Python round trips than Keras' default of 32.
 PREDICT_BATCH_SIZE = 2048

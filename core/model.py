@@ -22,8 +22,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-NUM_CLASSES = 10
-IMAGE_SHAPE = (28, 28)
+from core.preprocess import IMAGE_SHAPE, NUM_CLASSES
+
 KINDS = ("dense", "cnn")
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
