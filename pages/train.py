@@ -27,7 +27,7 @@ from core.model import (
     keras_summary_text,
     summary_rows,
 )
-from core.runs import DIVERGED, FAILED, FINISHED, QUEUED, STOPPED, CorruptRunError, RunInfo
+from core.runs import DIVERGED, FAILED, FINISHED, INTERRUPTED, QUEUED, STOPPED, CorruptRunError, RunInfo
 from ui import runs as ui_runs
 from ui.runs import escape_markdown
 from ui.data import current_dataset
@@ -216,6 +216,13 @@ def _result(run: RunInfo, job, *, active_id: str | None) -> None:
         if job is not None and job.error:
             with st.expander("Details"):
                 st.code(job.error, language=None)
+    elif run.status == INTERRUPTED:
+        st.warning(
+            f"**{escape_markdown(run.name)}** was {run.status_text}: the server stopped while it trained. "
+            + ("Its checkpoint from the last full epoch is kept, so Evaluate and Draw can use it; "
+               if run.has_model else "")
+            + "press Train to train it again from the start."
+        )
 
 
 def _curves_of(store, run: RunInfo) -> None:

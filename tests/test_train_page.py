@@ -362,3 +362,23 @@ def test_a_stale_click_on_train_while_it_trains_starts_nothing(env, mnist):
     finally:
         job.stop()
         assert job.join(60)
+
+
+def test_an_interrupted_run_says_so_and_keeps_its_checkpoint(env):
+    """The server died mid-training: after a restart the page explains, and the run is usable."""
+    from test_runs import dead_writer
+
+    from core.runs import METRICS_FILE, RunStore
+
+    first = train_page()
+    run_id = train(first, epochs=1)
+    store = RunStore(WORKSPACE, root=env)
+    path = store.folder / run_id / METRICS_FILE
+    metrics = json.loads(path.read_text())
+    metrics.update(status="running", writer=dead_writer())  # as if killed during epoch 2
+    path.write_text(json.dumps(metrics))
+
+    at = train_page(run=run_id)
+    warning = " ".join(w.value for w in at.warning)
+    assert "interrupted after epoch 1" in warning and "Evaluate and Draw can use it" in warning
+    assert at.session_state["active_run_id"] == run_id
