@@ -162,8 +162,8 @@ def _live_view() -> None:
         return
     snap = job.snapshot()
     if snap.status == QUEUED:
-        st.info(f"⏳ Waiting for a free training slot: place {snap.queue_place or 1} in the queue. "
-                "Other trainings on this server are using the processor.")
+        st.info(f"Waiting for a free training slot: place {snap.queue_place or 1} in the queue. "
+                "Other trainings on this server are using the processor.", icon=":material/hourglass_top:")
     st.progress(snap.history.fraction, text=snap.progress_line)
     if snap.keras_progress:
         st.code(snap.keras_progress, language=None)
@@ -210,7 +210,7 @@ def _result(run: RunInfo, job, *, active_id: str | None) -> None:
             st.caption("This run is now the active one: the Evaluate and Draw pages use it.")
     elif run.status == DIVERGED:
         st.error(run.message or "Training diverged.")
-        st.info(f"💡 {run.hint}")
+        st.info(run.hint, icon=":material/lightbulb:")
     elif run.status == FAILED:
         st.error(run.message or "Training failed.")
         if job is not None and job.error:

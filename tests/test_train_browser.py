@@ -126,3 +126,32 @@ def test_train_watch_the_curve_grow_stop_and_find_the_run_after_a_reload(streaml
     assert page.get_by_role("button", name="Train", exact=True).is_enabled()
     page.screenshot(path=str(tmp_path / "train-reloaded.png"))
     assert "Traceback" not in streamlit_app.log()
+
+
+def test_a_second_training_waits_in_the_queue_and_shows_its_place(browser, mnist_path, tmp_path):
+    """PLAYGROUND_MAX_TRAININGS=1: a second browser's Train press waits, says its place, then runs."""
+    from conftest import start_app
+
+    server = start_app(tmp_path, MNIST_PATH=str(mnist_path), PLAYGROUND_MAX_TRAININGS="1")
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(2)]
+    try:
+        first, second = (context.new_page() for context in contexts)
+        for page in (first, second):
+            page.set_default_timeout(60_000)
+            open_train_page(page, f"{server.url}/train")
+        epochs = slider(first, "Epochs")
+        epochs.focus()
+        for _ in range(15):  # 20 epochs: long enough to hold the only slot
+            epochs.press("ArrowRight")
+        first.get_by_text("epochs=20").first.wait_for()
+        first.get_by_role("button", name="Train", exact=True).click()
+        first.get_by_role("button", name="Stop").wait_for()
+        second.get_by_role("button", name="Train", exact=True).click()
+        second.get_by_text("place 1 in the queue").first.wait_for()
+        second.screenshot(path=str(tmp_path / "queued.png"))
+        first.get_by_role("button", name="Stop").click()  # frees the slot
+        wait_for_result(second)  # the queued run then trains to the end
+    finally:
+        for context in contexts:
+            context.close()
+        server.stop()

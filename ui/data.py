@@ -63,5 +63,5 @@ def dataset_picker() -> Dataset:
     else:
         st.sidebar.caption(f"**{dataset.title}** · {dataset.provenance}")
     for message in dataset.warnings:
-        st.sidebar.caption(f"⚠️ {message}")
+        st.sidebar.caption(f":material/warning: {message}")
     return dataset
