@@ -80,9 +80,26 @@ def _on_preset_change() -> None:
 
 
 def _init_state() -> None:
-    if K + "preset" not in st.session_state:
-        st.session_state[K + "preset"] = DEFAULT_PRESET
-        _load_preset_values(PRESETS[DEFAULT_PRESET])
+    """A new session starts from the active run's settings (a refresh loses nothing), else the book's."""
+    if K + "preset" in st.session_state:
+        return
+    config = PRESETS[DEFAULT_PRESET]
+    run = ui_runs.active_run()
+    if run is not None:
+        try:
+            config = ModelConfig.from_dict(run.model_config)
+        except (ValueError, TypeError):
+            pass  # an old or odd config.json: the book's settings
+    st.session_state[K + "preset"] = _preset_of(config)
+    _load_preset_values(config)
+
+
+def _preset_of(config: ModelConfig) -> str:
+    """The preset a configuration was made from ("Custom" when its network or optimizer differ)."""
+    preset = PRESETS.get(config.name)
+    schedule = dict(epochs=config.epochs, batch_size=config.batch_size,
+                    validation_split=config.validation_split, seed=config.seed)
+    return config.name if preset is not None and preset.replace(**schedule) == config else CUSTOM
 
 
 def _controls() -> None:

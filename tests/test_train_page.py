@@ -154,6 +154,8 @@ def test_runs_come_back_in_a_new_session_of_the_workspace_and_can_be_renamed_and
     assert at.query_params["ws"] == WORKSPACE
     assert list(at.dataframe[-1].value["Name"]) == ["Book #1"]
     assert at.session_state["active_run_id"] == run_id  # the newest run with a model
+    # The settings it was trained with are back on the controls (the book's 5 epochs were 1).
+    assert at.slider(key="train_epochs").value == 1 and at.selectbox(key="train_preset").value == "Book"
     # Its result is shown again, large, as before the refresh.
     before, after = metrics(first), metrics(at)
     assert after["Test accuracy"] == before["Test accuracy"] and after["Test loss"] == before["Test loss"]
