@@ -1,7 +1,15 @@
-"""Home: what the lesson is, and a link to each step."""
+"""Home: what the lesson is, a first look at the data, and a link to each step.
 
+The first look is also what makes the next pages open quickly: it is a plotly
+chart and a code block, so the browser has already loaded plotly.js and the
+code highlighter (lazy chunks that take it about a second) when the student
+clicks on to the Data page.
+"""
+
+import numpy as np
 import streamlit as st
 
+from core.charts.dataset import examples_grid_figure
 from ui.data import current_dataset
 from ui.lesson import available_steps
 
@@ -22,6 +30,26 @@ produced it, so you can copy it into your own notebook.
 
 if dataset.is_standin:
     st.warning(dataset.provenance)
+
+FIRST_LOOK = 12  # the first training images, as the book's loop over x_train[:n] shows them
+first_look, code = st.columns([3, 2], vertical_alignment="center")
+with first_look:
+    st.plotly_chart(
+        examples_grid_figure(
+            dataset.x_train[:FIRST_LOOK],
+            [f"{dataset.class_names[label]} · #{i}" for i, label in enumerate(dataset.y_train[:FIRST_LOOK])],
+            per_row=FIRST_LOOK // 2,
+        ),
+        key="home_first_look", config={"displayModeBar": False},
+    )
+with code:
+    st.code(
+        f"from keras.datasets import {dataset.name}\n"
+        f"(x_train, y_train), (x_test, y_test) = {dataset.name}.load_data()\n"
+        f"print(y_train[:{FIRST_LOOK}])\n"
+        f"# {np.array2string(dataset.y_train[:FIRST_LOOK])}",
+        language="python", wrap_lines=True,
+    )
 
 st.subheader("The lesson")
 for step in available_steps()[1:]:
