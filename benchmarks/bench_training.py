@@ -5,7 +5,7 @@ In one process, on the same real MNIST (``MNIST_PATH``):
 (a) the book's code as written: ``model.fit(x_train, y_train, batch_size=100,
     epochs=5, verbose=0)`` on Dense(10, sigmoid) -> Dense(10, softmax), SGD;
 (b) the playground's path for the Book preset: ``core.model.build_model`` +
-    ``core.fastfit.fit`` with a live callback (``core.training.LiveHistory``);
+    ``core.fastfit.fit`` with a live callback (``core.callbacks.LiveHistory``);
 (c) for context, (a) compiled with ``steps_per_execution`` (Keras' own remedy);
 (d) the CNN preset on the fast path (target: >= 0.990 test accuracy in <= 60 s).
 
@@ -68,8 +68,8 @@ def book_fit(x_train, y_train, x_test, y_test, *, steps_per_execution=1):
 
 
 def live_callback(config, steps):
-    """The app's live callback, core.training.LiveHistory."""
-    from core.training import LiveHistory
+    """The app's live callback, core.callbacks.LiveHistory."""
+    from core.callbacks import LiveHistory
 
     return LiveHistory(steps_per_epoch=steps, epochs=config.epochs)
 

@@ -19,16 +19,14 @@ Same order as ``model.fit``
     script does), Keras 3's TensorFlow data pipeline shuffles with
     ``tf.random.shuffle`` inside a ``tf.data`` map whose op seeds are
     ``(global_seed, 0)``; the iterator is re-created every epoch, so every epoch
-    sees the *same* permutation. ``shuffle="keras"`` (the default) computes that
-    very permutation with explicit seeds, so a training here and the exported
+    sees the *same* permutation. :func:`fit` computes that very permutation with
+    explicit seeds (:func:`keras_order`), so a training here and the exported
     script's plain ``model.fit`` see identical batches and end with the same test
     accuracy (measured: bitwise-equal weights for the Book preset). A fresh
     shuffle per epoch instead moved the Book's final test accuracy away from
     ``model.fit``'s by up to 0.004 over seeds 0-4, more than the 0.002 the
     export promises. tests/test_fastfit.py checks the order against ``model.fit``
-    itself, so a Keras upgrade that changes it fails loudly. ``shuffle="epoch"``
-    draws a fresh NumPy permutation per epoch instead; ``shuffle=False`` keeps
-    the data order.
+    itself, so a Keras upgrade that changes it fails loudly.
 
 Threads
     Each call builds its own ``tf.function`` and tensors and never touches global
@@ -39,9 +37,8 @@ Threads
 from __future__ import annotations
 
 import math
-import threading
 import time
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -57,7 +54,6 @@ MAX_CHUNK_STEPS = 256
 MIN_EVAL_BATCH = 1000
 #: ``tf.random.get_seed`` turns seeds (0, 0) into (0, 2**31 - 1).
 _MAXINT32 = 2**31 - 1
-SHUFFLES = ("keras", "epoch", False)
 
 
 def keras_order(n: int, seed: int) -> np.ndarray:
@@ -109,7 +105,7 @@ def _split(x, y, validation_split: float):
     return (x[:split_at], y[:split_at]), (x[split_at:], y[split_at:])
 
 
-def _validate(x, y, batch_size, epochs, validation_split, validation_data, shuffle):
+def _validate(x, y, batch_size, epochs, validation_split):
     x = np.asarray(x)
     y = np.asarray(y)
     if x.ndim < 2:
@@ -126,30 +122,7 @@ def _validate(x, y, batch_size, epochs, validation_split, validation_data, shuff
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
-    if validation_split and validation_data is not None:
-        raise ValueError("give validation_split or validation_data, not both")
-    if shuffle is True:
-        shuffle = "keras"
-    if shuffle not in SHUFFLES:
-        raise ValueError(f"shuffle must be one of {SHUFFLES} (or True), got {shuffle!r}")
-    return x, y, shuffle
-
-
-class _CallbackSet:
-    """Calls each callback's hook in turn, in the order given (no async dispatch)."""
-
-    def __init__(self, callbacks: Sequence[Any], model, params: dict):
-        self.callbacks = list(callbacks)
-        for callback in self.callbacks:
-            callback.set_model(model)
-            callback.set_params(params)
-
-    def __getattr__(self, hook: str) -> Callable[..., None]:
-        def call(*args):
-            for callback in self.callbacks:
-                getattr(callback, hook)(*args)
-
-        return call
+    return x, y
 
 
 def _make_train_chunk(model, x_spec, y_spec):
@@ -218,12 +191,9 @@ def fit(
     batch_size: int,
     epochs: int,
     validation_split: float = 0.0,
-    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
     seed: int = 0,
-    shuffle: bool | str = "keras",
     callbacks: Sequence[Any] = (),
     steps_per_chunk: int | None = None,
-    stop_event: threading.Event | None = None,
 ):
     """Train a compiled model like ``model.fit``, several batches per TensorFlow call.
 
@@ -234,11 +204,10 @@ def fit(
     y : (N, classes) one-hot labels.
     batch_size, epochs : as in ``model.fit``.
     validation_split : the last fraction of x/y is held out (as ``model.fit`` does).
-    validation_data : (x_val, y_val) instead of a split.
-    seed : the seed the model was built with (see ``keras_order``).
-    shuffle : "keras" (default, = True) same order as ``model.fit``; "epoch" a new
-        NumPy permutation each epoch; False in data order.
-    callbacks : ``keras.callbacks.Callback`` objects. Hooks: on_train_begin;
+    seed : the seed the model was built with; batches come in ``model.fit``'s
+        order for that seed (see ``keras_order``).
+    callbacks : ``keras.callbacks.Callback`` objects, driven through a
+        ``keras.callbacks.CallbackList`` as in ``model.fit``. Hooks: on_train_begin;
         on_epoch_begin; on_train_batch_begin(first step of a chunk) before each
         chunk; on_train_batch_end(step, logs) for *every* step after its chunk
         ran, logs = {"loss", "accuracy"} running means since the epoch began
@@ -246,30 +215,25 @@ def fit(
         alone; on_epoch_end(epoch, logs) with loss/accuracy (and val_loss /
         val_accuracy when validating); on_train_end. A non-finite loss shows up
         in the logs as nan/inf; training goes on unless a callback stops it.
-    steps_per_chunk : fixed steps per TensorFlow call; None sizes chunks to take
-        about ``CHUNK_SECONDS``.
-    stop_event : when set (from any thread), training stops after the current chunk,
-        like ``model.stop_training = True`` from a callback.
+        A callback stops training the Keras way, ``self.model.stop_training = True``;
+        it takes effect after the current chunk.
+    steps_per_chunk : fixed steps per TensorFlow call (chunk boundaries a test can
+        count on); None sizes chunks to take about ``CHUNK_SECONDS``.
 
     Returns the ``keras.callbacks.History`` (also ``model.history``).
     """
     import keras
     import tensorflow as tf
 
-    x, y, shuffle = _validate(x, y, batch_size, epochs, validation_split, validation_data, shuffle)
+    x, y = _validate(x, y, batch_size, epochs, validation_split)
     if steps_per_chunk is not None and (not isinstance(steps_per_chunk, int) or steps_per_chunk < 1):
         raise ValueError(f"steps_per_chunk must be a positive integer or None, got {steps_per_chunk!r}")
     if getattr(model, "optimizer", None) is None:
         raise ValueError("the model must be compiled (model.compile(...)) before fit")
 
+    validation_data = None
     if validation_split:
         (x, y), validation_data = _split(x, y, validation_split)
-    if validation_data is not None:
-        x_val, y_val = (np.asarray(a) for a in validation_data)
-        if x_val.shape[1:] != x.shape[1:] or y_val.shape[1:] != y.shape[1:] or len(x_val) != len(y_val):
-            raise ValueError(
-                f"validation_data shapes {x_val.shape}, {y_val.shape} do not match x {x.shape}, y {y.shape}"
-            )
 
     n = len(x)
     steps_per_epoch = math.ceil(n / batch_size)
@@ -283,12 +247,17 @@ def fit(
     train_chunk = _make_train_chunk(model, x_spec, y_spec)
     evaluate = _make_evaluate(model, x_spec, y_spec) if validation_data is not None else None
     if evaluate is not None:
+        x_val, y_val = validation_data
         x_val_t = tf.convert_to_tensor(x_val, tf.float32)
         y_val_t = tf.convert_to_tensor(y_val, tf.float32)
         eval_batch = tf.constant(max(batch_size, MIN_EVAL_BATCH), tf.int32)
 
-    history = keras.callbacks.History()
-    cbs = _CallbackSet([*callbacks, history], model, {"verbose": 0, "epochs": epochs, "steps": steps_per_epoch})
+    # model.fit's own container (History appended last, model.history set), with
+    # model.fit's params; it also dispatches batch ends as model.fit does.
+    cbs = keras.callbacks.CallbackList(
+        list(callbacks), add_history=True, model=model, verbose=0, epochs=epochs, steps=steps_per_epoch,
+    )
+    history = model.history
     seconds_per_step: list[float] = []  # measured after the first (tracing) chunk
 
     def per_chunk() -> int:
@@ -311,14 +280,11 @@ def fit(
         if n % batch_size:
             yield full_steps, order[full_steps * batch_size :][None, :]
 
-    order = keras_order(n, seed) if shuffle == "keras" else np.arange(n, dtype=np.int64)
-    rng = np.random.default_rng(seed)
+    order = keras_order(n, seed)
     model.stop_training = False
     cbs.on_train_begin({})
     traced = False
     for epoch in range(epochs):
-        if shuffle == "epoch":
-            order = rng.permutation(n).astype(np.int64)
         cbs.on_epoch_begin(epoch, {})
         seen = loss_sum = hit_sum = 0.0  # running totals since the epoch began
         for first, indices in chunks(order):
@@ -341,8 +307,6 @@ def fit(
                     "batch_accuracy": accuracy,
                 }
                 cbs.on_train_batch_end(first + i, logs)
-            if stop_event is not None and stop_event.is_set():
-                model.stop_training = True
             if model.stop_training:
                 break
         epoch_logs = {"loss": loss_sum / seen, "accuracy": hit_sum / seen}

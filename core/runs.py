@@ -14,20 +14,19 @@ they are ever joined to a path, so a URL cannot reach outside the runs folder.
 Every file is written to a temporary name in the same folder and then moved
 into place with ``os.replace``, so a reader (or a crash) never sees half a file.
 A run whose metrics still say "queued"/"running" but whose writing process is
-gone is reported as *interrupted after epoch N*; its last checkpoint is usable.
+gone (``core.liveness``) is reported as *interrupted after epoch N*; its last
+checkpoint is usable. The download files (CSV, script, model) are made by
+``core.downloads``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
 import re
 import secrets
 import shutil
-import socket
 import string
 import tempfile
 import time
@@ -38,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from core import config as settings
+from core.liveness import WRITER, writer_alive
+from core.model import ModelConfig
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
@@ -54,9 +55,6 @@ _WORKSPACE_RE = re.compile(rf"[a-z0-9]{{1,{WORKSPACE_MAX_LENGTH}}}")
 # so names sort by creation time and two runs started together never collide.
 _RUN_ID_RE = re.compile(r"\d{8}-\d{6}-\d{3}-[0-9a-f]{6}")
 NAME_MAX_LENGTH = 80
-# A run written on another machine (a shared folder) cannot be checked for a
-# live writer; after this long without an update it is taken as interrupted.
-FOREIGN_WRITER_STALE_S = 24 * 3600
 
 QUEUED, RUNNING = "queued", "running"
 FINISHED, STOPPED, DIVERGED, FAILED = "finished", "stopped", "diverged", "failed"
@@ -102,50 +100,6 @@ def new_run_id(now: float | None = None) -> str:
 
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _process_start_ticks(pid: int) -> int | None:
-    """Start time of a process in clock ticks (Linux), to tell a reused pid apart."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 22; the command name (field 2) may hold spaces, so split after its ")".
-    try:
-        return int(stat.rsplit(")", 1)[1].split()[19])
-    except (IndexError, ValueError):
-        return None
-
-
-# Identity of this server process, written into every run it trains.
-_WRITER = {
-    "host": socket.gethostname(),
-    "pid": os.getpid(),
-    "start_ticks": _process_start_ticks(os.getpid()),
-}
-
-
-def _writer_alive(writer: Any, updated_at: float) -> bool:
-    """Whether the process that wrote a run's metrics still runs."""
-    if not isinstance(writer, dict):
-        return False
-    if writer.get("host") != _WRITER["host"]:
-        return time.time() - updated_at < FOREIGN_WRITER_STALE_S
-    pid = writer.get("pid")
-    if not isinstance(pid, int):
-        return False
-    if pid == _WRITER["pid"] and writer.get("start_ticks") == _WRITER["start_ticks"]:
-        # This process: its training threads always write a final status
-        # (core.training records every exception), so it is alive.
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    ticks = writer.get("start_ticks")
-    return ticks is None or _process_start_ticks(pid) == ticks
 
 
 def _clean(value: Any) -> Any:
@@ -213,7 +167,7 @@ class RunInfo:
     workspace: str
     name: str
     status: str  # queued | running | finished | stopped | diverged | failed | interrupted
-    model_config: dict = field(repr=False)
+    config: ModelConfig | None = field(repr=False)  # None when config.json's model does not parse
     dataset: str = "mnist"
     seed: int = 0
     epochs_done: int = 0
@@ -226,11 +180,12 @@ class RunInfo:
     hint: str = ""
     has_model: bool = False
     path: Path | None = field(default=None, repr=False, compare=False)
+    config_problem: str = ""  # why ``config`` is None, in words
 
     @property
     def preset(self) -> str:
-        """The ModelConfig's name ("Book", "Dense", "CNN" or "Custom")."""
-        return str(self.model_config.get("name", "") or "Custom")
+        """The ModelConfig's name ("Book", "Dense", "CNN" or "Custom"); "?" when it does not parse."""
+        return self.config.name if self.config is not None else "?"
 
     @property
     def is_active(self) -> bool:
@@ -345,7 +300,7 @@ class RunStore:
                 "created": created,
                 "updated": created,
                 "updated_at": time.time(),
-                "writer": _WRITER,
+                "writer": WRITER,
             })
             return self.get(run_id)
         except BaseException:
@@ -358,7 +313,7 @@ class RunStore:
         path = self._existing(run_id) / METRICS_FILE
         metrics = _read_json(path)
         metrics.update(fields)
-        metrics.update(updated=_now_iso(), updated_at=time.time(), writer=_WRITER)
+        metrics.update(updated=_now_iso(), updated_at=time.time(), writer=WRITER)
         atomic_write_json(path, metrics)
         return metrics
 
@@ -387,13 +342,20 @@ class RunStore:
             status = str(metrics.get("status", ""))
             if status not in ACTIVE_STATUSES | FINAL_STATUSES:
                 raise CorruptRunError(f"{METRICS_FILE} has an unknown status {status!r}")
-            if status in ACTIVE_STATUSES and not _writer_alive(
+            if status in ACTIVE_STATUSES and not writer_alive(
                 metrics.get("writer"), float(metrics.get("updated_at") or 0)
             ):
                 status = INTERRUPTED
             model_config = cfg.get("model")
             if not isinstance(model_config, dict):
                 raise CorruptRunError(f"{CONFIG_FILE} has no model configuration")
+            # Parsed once here; a configuration of an older or newer app version
+            # still lists (and its model still loads), with the reason shown.
+            config, config_problem = None, ""
+            try:
+                config = ModelConfig.from_dict(model_config)
+            except (TypeError, ValueError) as error:
+                config_problem = f"its settings in {CONFIG_FILE} cannot be read ({error})"
 
             def number(key: str) -> float | None:
                 value = metrics.get(key)
@@ -404,7 +366,8 @@ class RunStore:
                 workspace=self.workspace,
                 name=str(cfg.get("name") or run_id),
                 status=status,
-                model_config=model_config,
+                config=config,
+                config_problem=config_problem,
                 dataset=str(cfg.get("dataset", "mnist")),
                 seed=int(cfg.get("seed", 0)),
                 epochs_done=int(metrics.get("epochs_done") or 0),
@@ -444,30 +407,6 @@ class RunStore:
             return {"epoch": {}, "epochs": [], "batch": {}, "batch_steps": [], "steps_per_epoch": None}
         return _read_json(path)
 
-    def history_csv(self, run_id: str, *, level: str = "epoch") -> str:
-        """The per-epoch (or per-batch) logs as CSV text, one row per epoch (or batch)."""
-        if level not in ("epoch", "batch"):
-            raise ValueError(f"level must be 'epoch' or 'batch', got {level!r}")
-        history = self.history(run_id)
-        logs = history.get(level) or {}
-        if level == "epoch":
-            index_name, index = "epoch", [e + 1 for e in history.get("epochs", [])]
-        else:
-            index_name, index = "step", list(history.get("batch_steps", []))
-        keys = list(logs)
-        rows = max([len(index)] + [len(v) for v in logs.values()])
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([index_name, *keys])
-        for i in range(rows):
-            row = [index[i] if i < len(index) else i + 1]
-            for key in keys:
-                values = logs[key]
-                value = values[i] if i < len(values) else None
-                row.append("" if value is None else repr(float(value)))
-            writer.writerow(row)
-        return out.getvalue()
-
     def model_path(self, run_id: str) -> Path:
         """model.keras of a run (FileNotFoundError when no epoch was saved)."""
         path = self._existing(run_id) / MODEL_FILE
@@ -475,22 +414,11 @@ class RunStore:
             raise FileNotFoundError(f"run {run_id} has no saved model yet")
         return path
 
-    def model_bytes(self, run_id: str) -> bytes:
-        """The .keras file, for a download button."""
-        return self.model_path(run_id).read_bytes()
-
     def load_model(self, run_id: str):
         """The saved keras.Model (``safe_mode=True``: no arbitrary code from the file)."""
         import keras
 
         return keras.saving.load_model(self.model_path(run_id), safe_mode=True)
-
-    def script(self, run_id: str) -> str:
-        """The complete Keras script that trains this run's configuration (a .py text)."""
-        from core.model import ModelConfig, keras_script
-
-        info = self.get(run_id)
-        return keras_script(ModelConfig.from_dict(info.model_config), dataset_name=info.dataset)
 
     # -- editing -------------------------------------------------------------
     @staticmethod

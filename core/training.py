@@ -1,21 +1,18 @@
-"""Training in the background: a worker thread per run, live history, stop, queue.
+"""Training in the background: a worker thread per run, its snapshots and the stop.
 
 The page creates a :class:`TrainingJob` and keeps it in ``st.session_state``;
-the job's thread waits for a free slot of the server-wide queue, builds the
-model, trains it with ``core.fastfit.fit``, evaluates it on the test set and
-saves everything through :class:`core.runs.RunStore` after every epoch. The
-page only ever reads ``job.snapshot()``: the worker never touches Streamlit.
+the job's thread waits for a free slot of the server-wide queue
+(``core.queue``), builds the model, trains it with ``core.fastfit.fit``,
+evaluates it on the test set and saves everything through
+:class:`core.runs.RunStore` after every epoch. The page only ever reads
+``job.snapshot()`` (a :class:`JobSnapshot`): the worker never touches Streamlit.
 
-:class:`LiveHistory` is Keras' own ``History`` callback plus a lock, per-batch
-logs, a stop flag and a divergence check. It subclasses
-``keras.callbacks.Callback``, so it is created on first use (``from
-core.training import LiveHistory`` imports Keras then, not before): pages that
-never train must not pay for importing TensorFlow.
+The Keras callbacks live in ``core.callbacks``; the job imports that module (and
+so Keras) when it is created: pages that never train never import TensorFlow.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 import time
@@ -25,28 +22,28 @@ from typing import Any
 
 import numpy as np
 
-from core import config as settings
 from core import fastfit
 from core.preprocess import one_hot
+from core.queue import TrainingQueue, register, training_queue, unregister
 from core.runs import DIVERGED, FAILED, FINAL_STATUSES, FINISHED, QUEUED, RUNNING, STOPPED, RunStore
 
-#: Per-batch records kept in memory (and in history.json); past this the
-#: record is thinned to every 2nd, 4th, ... batch, so a 50-epoch run with
-#: batch size 1 (3 million batches) still costs a few hundred kilobytes.
-MAX_BATCH_POINTS = 20_000
 #: Batch size of the final test-set evaluation (it only affects speed).
 EVALUATE_BATCH_SIZE = 1000
-#: How often a queued job re-checks its place and the stop button.
-QUEUE_POLL_S = 0.2
 #: Characters in the Keras-style progress bar (Keras' own is 20 wide).
 PROGRESS_BAR_WIDTH = 20
 
 DIVERGED_HINT = "Lower the learning rate (for example divide it by 10) and train again."
-#: A loss this large has exploded: ten times the loss of a blind guess (ln 10 ≈ 2.3
-#: for 10 classes). Keras 3 computes the softmax cross-entropy from the logits, so
-#: an overshooting optimizer (sgd at learning rate 10 with relu) sends the loss to
-#: 50, 100, ... long before it reaches NaN; no network improves from there.
-DIVERGED_LOSS = 10 * math.log(10)
+
+
+class _Status:
+    """``done`` for anything with a ``status`` (a job and its snapshots)."""
+
+    status: str
+
+    @property
+    def done(self) -> bool:
+        """The status is final: finished, stopped, diverged or failed."""
+        return self.status in FINAL_STATUSES
 
 
 def _format_duration(seconds: float | None) -> str:
@@ -67,7 +64,7 @@ def _format_duration(seconds: float | None) -> str:
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class HistorySnapshot:
-    """A copy of a LiveHistory at one moment.
+    """A copy of a ``core.callbacks.LiveHistory`` at one moment.
 
     ``epoch_logs[key][i]`` belongs to epoch ``epochs[i]`` (0-based, full epochs only);
     ``batch_logs[key][i]`` to global step ``batch_steps[i]`` (1-based). Per-batch
@@ -112,7 +109,7 @@ class HistorySnapshot:
 
 
 @dataclass(frozen=True)
-class JobSnapshot:
+class JobSnapshot(_Status):
     """Everything the live view shows about a TrainingJob at one moment."""
 
     run_id: str
@@ -127,10 +124,6 @@ class JobSnapshot:
     train_seconds: float | None = None
     error: str | None = None  # traceback text of a failure
     phase: str = ""  # what the worker does right now, in words
-
-    @property
-    def done(self) -> bool:
-        return self.status in FINAL_STATUSES
 
     @property
     def progress_line(self) -> str:
@@ -180,297 +173,9 @@ class JobSnapshot:
 
 
 # ---------------------------------------------------------------------------
-# LiveHistory (a keras.callbacks.Callback, built on first use)
-# ---------------------------------------------------------------------------
-@functools.cache
-def _live_history_class():
-    import keras
-
-    class LiveHistory(keras.callbacks.Callback):
-        """Keras' ``History`` plus per-batch logs, a lock, a stop flag and a NaN check.
-
-        Like ``keras.callbacks.History``: ``history`` maps each metric to its
-        per-epoch values and ``epoch`` lists the epochs. Besides, ``batch_history``
-        and ``batch_steps`` hold the per-batch logs. The training thread appends
-        under ``lock``; any other thread calls :meth:`snapshot` for a copy.
-
-        Setting ``stop_event`` ends training after the current batch (or chunk of
-        batches); a loss that is not finite, or above ``DIVERGED_LOSS``, ends it too,
-        with ``diverged`` set and the offending value in ``diverged_loss``.
-        """
-
-        def __init__(
-            self,
-            *,
-            stop_event: threading.Event | None = None,
-            steps_per_epoch: int | None = None,
-            epochs: int | None = None,
-            max_batch_points: int = MAX_BATCH_POINTS,
-        ):
-            super().__init__()
-            if max_batch_points < 2:
-                raise ValueError(f"max_batch_points must be at least 2, got {max_batch_points}")
-            self.lock = threading.Lock()
-            self.stop_event = stop_event or threading.Event()
-            self.max_batch_points = max_batch_points
-            self.history: dict[str, list[float]] = {}
-            self.epoch: list[int] = []
-            self.batch_history: dict[str, list[float]] = {}
-            self.batch_steps: list[int] = []
-            self.stopped = False
-            self.diverged = False
-            self.diverged_at: tuple[int, int] | None = None  # (epoch, step), 1-based
-            self.diverged_loss: float | None = None
-            self._steps_hint, self._epochs_hint = steps_per_epoch, epochs
-            self._stride = 1  # keep every n-th batch record (doubles when thinning)
-            self._calls = 0
-            self._current_epoch = 0
-            self._step = 0
-            self._epoch_start = self._train_start = time.perf_counter()
-            self._seconds_per_step: float | None = None
-            self._train_end: float | None = None
-
-        def __repr__(self) -> str:
-            return (
-                f"LiveHistory(epochs_done={len(self.epoch)}, batch_points={len(self.batch_steps)}, "
-                f"stopped={self.stopped}, diverged={self.diverged})"
-            )
-
-        # -- sizes, from Keras' params when it gives them -------------------
-        @property
-        def steps_per_epoch(self) -> int:
-            steps = (self.params or {}).get("steps") or self._steps_hint
-            return int(steps or 0)
-
-        @property
-        def total_epochs(self) -> int:
-            return int((self.params or {}).get("epochs") or self._epochs_hint or 0)
-
-        # -- Keras hooks (training thread) ------------------------------------
-        def on_train_begin(self, logs=None):
-            with self.lock:
-                self._train_start = time.perf_counter()
-                self._train_end = None
-
-        def on_epoch_begin(self, epoch, logs=None):
-            with self.lock:
-                self._current_epoch = epoch + 1
-                self._step = 0
-                self._epoch_start = time.perf_counter()
-            self._check_stop()
-
-        def on_train_batch_end(self, batch, logs=None):
-            logs = {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
-            now = time.perf_counter()
-            with self.lock:
-                self._step = batch + 1
-                self._seconds_per_step = (now - self._epoch_start) / self._step
-                global_step = (self._current_epoch - 1) * self.steps_per_epoch + self._step
-                if self._calls % self._stride == 0:
-                    self.batch_steps.append(global_step)
-                    for key, value in logs.items():
-                        self.batch_history.setdefault(key, []).append(value)
-                    if len(self.batch_steps) > self.max_batch_points:
-                        self._thin()
-                self._calls += 1
-            loss = logs.get("loss")
-            if loss is not None and not self.diverged and not (loss <= DIVERGED_LOSS):
-                self.diverged = True  # NaN fails every comparison, so it lands here too
-                self.diverged_at = (self._current_epoch, self._step)
-                self.diverged_loss = loss
-            if self.diverged:
-                self.model.stop_training = True
-            self._check_stop()
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
-            with self.lock:
-                complete = self.steps_per_epoch == 0 or self._step >= self.steps_per_epoch
-                # Keras also calls this for an epoch cut short by stop_training;
-                # only full epochs belong in the per-epoch history.
-                if complete and not self.diverged:
-                    self.epoch.append(epoch)
-                    for key, value in logs.items():
-                        self.history.setdefault(key, []).append(value)
-
-        def on_train_end(self, logs=None):
-            with self.lock:
-                self._train_end = time.perf_counter()
-
-        # -- helpers -----------------------------------------------------------
-        def _check_stop(self):
-            if self.stop_event.is_set() and self.model is not None:
-                self.stopped = True
-                self.model.stop_training = True
-
-        def _thin(self):
-            self.batch_steps = self.batch_steps[::2]
-            for key in self.batch_history:
-                self.batch_history[key] = self.batch_history[key][::2]
-            self._stride *= 2
-
-        @property
-        def epochs_done(self) -> int:
-            with self.lock:
-                return len(self.epoch)
-
-        def snapshot(self) -> HistorySnapshot:
-            """A consistent copy of everything recorded so far, plus progress and ETA."""
-            with self.lock:
-                steps, epochs = self.steps_per_epoch, self.total_epochs
-                end = self._train_end or time.perf_counter()
-                eta = None
-                if self._seconds_per_step is not None and steps:
-                    left = (epochs - self._current_epoch) * steps + (steps - self._step)
-                    eta = max(0, left) * self._seconds_per_step
-                return HistorySnapshot(
-                    epochs=tuple(self.epoch),
-                    epoch_logs={k: list(v) for k, v in self.history.items()},
-                    batch_steps=tuple(self.batch_steps),
-                    batch_logs={k: list(v) for k, v in self.batch_history.items()},
-                    epoch=self._current_epoch,
-                    total_epochs=epochs,
-                    step=self._step,
-                    steps_per_epoch=steps,
-                    seconds_per_step=self._seconds_per_step,
-                    eta_seconds=eta,
-                    elapsed_seconds=end - self._train_start,
-                )
-
-    return LiveHistory
-
-
-@functools.cache
-def _run_saver_class():
-    import keras
-
-    class RunSaver(keras.callbacks.Callback):
-        """After every full epoch: model.keras, history.json and metrics.json of the run."""
-
-        def __init__(self, store: RunStore, run_id: str, live, clock):
-            super().__init__()
-            self.store, self.run_id, self.live, self.clock = store, run_id, live, clock
-            self.seconds = 0.0  # time spent saving (not training)
-
-        def on_epoch_end(self, epoch, logs=None):
-            if self.live.diverged or self.live.epochs_done != epoch + 1:
-                return  # a cut-short or diverged epoch is not a checkpoint
-            start = time.perf_counter()
-            self.store.save_model(self.run_id, self.model)
-            self.store.write_history(self.run_id, self.live.snapshot().to_dict())
-            self.store.update_metrics(
-                self.run_id, status=RUNNING, epochs_done=epoch + 1, train_seconds=self.clock() - self.seconds,
-            )
-            self.seconds += time.perf_counter() - start
-
-    return RunSaver
-
-
-def __getattr__(name: str):
-    # PEP 562: ``core.training.LiveHistory`` imports Keras only when first asked for.
-    if name == "LiveHistory":
-        return _live_history_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# ---------------------------------------------------------------------------
-# The server-wide queue
-# ---------------------------------------------------------------------------
-class TrainingQueue:
-    """A first-come-first-served queue in front of a ``threading.BoundedSemaphore``.
-
-    At most ``slots`` trainings run at once (each one keeps the CPU cores busy);
-    the others wait in order and can tell their place (1 = next).
-    """
-
-    def __init__(self, slots: int):
-        if int(slots) < 1:
-            raise ValueError(f"slots must be at least 1, got {slots}")
-        self.slots = int(slots)
-        self._semaphore = threading.BoundedSemaphore(self.slots)
-        self._changed = threading.Condition()
-        self._waiting: list[object] = []
-
-    def __repr__(self) -> str:
-        return f"TrainingQueue(slots={self.slots}, waiting={len(self._waiting)})"
-
-    def place(self, who: object) -> int | None:
-        """1-based place of a waiting job, None when it is not waiting."""
-        with self._changed:
-            for i, waiting in enumerate(self._waiting):
-                if waiting is who:
-                    return i + 1
-        return None
-
-    def acquire(self, who: object, *, cancel: threading.Event) -> bool:
-        """Wait for a slot in turn; False (and out of the queue) when ``cancel`` is set first."""
-        with self._changed:
-            self._waiting.append(who)
-            try:
-                while True:
-                    if self._waiting[0] is who and self._semaphore.acquire(blocking=False):
-                        return True
-                    if cancel.is_set():
-                        return False
-                    self._changed.wait(QUEUE_POLL_S)
-            finally:
-                self._waiting.remove(who)
-                self._changed.notify_all()
-
-    def release(self) -> None:
-        with self._changed:
-            self._semaphore.release()
-            self._changed.notify_all()
-
-
-_QUEUE_LOCK = threading.Lock()
-_QUEUE: TrainingQueue | None = None
-
-
-def training_queue() -> TrainingQueue:
-    """The one queue of this server process (``PLAYGROUND_MAX_TRAININGS`` slots).
-
-    A process-wide object on purpose: the CPU cores are shared by every session.
-    """
-    global _QUEUE
-    with _QUEUE_LOCK:
-        if _QUEUE is None:
-            _QUEUE = TrainingQueue(settings.max_trainings())
-        return _QUEUE
-
-
-# ---------------------------------------------------------------------------
-# Jobs still training in this server, by workspace, so that a refreshed page
-# (a new session with the same ?ws=) finds its live view again.
-# ---------------------------------------------------------------------------
-_LIVE_LOCK = threading.Lock()
-_LIVE_JOBS: dict[str, list[TrainingJob]] = {}
-
-
-def live_jobs(workspace: str) -> list[TrainingJob]:
-    """The jobs of a workspace that are queued or training in this process, oldest first."""
-    with _LIVE_LOCK:
-        return [job for job in _LIVE_JOBS.get(workspace, []) if not job.done]
-
-
-def _register(job: TrainingJob) -> None:
-    with _LIVE_LOCK:
-        _LIVE_JOBS.setdefault(job.workspace, []).append(job)
-
-
-def _unregister(job: TrainingJob) -> None:
-    with _LIVE_LOCK:
-        jobs = _LIVE_JOBS.get(job.workspace, [])
-        if job in jobs:
-            jobs.remove(job)
-        if not jobs:
-            _LIVE_JOBS.pop(job.workspace, None)
-
-
-# ---------------------------------------------------------------------------
 # TrainingJob
 # ---------------------------------------------------------------------------
-class TrainingJob:
+class TrainingJob(_Status):
     """One training run in a background thread.
 
     ``TrainingJob(config, dataset, store=store).start()`` creates the run folder
@@ -518,7 +223,9 @@ class TrainingJob:
         self._phase = ""
         self._result: dict[str, Any] = {}
         self._error: str | None = None
-        self._live = _live_history_class()(stop_event=self._stop, steps_per_epoch=steps, epochs=epochs)
+        from core.callbacks import LiveHistory  # imports Keras: only a page that trains pays for it
+
+        self._live = LiveHistory(stop_event=self._stop, steps_per_epoch=steps, epochs=epochs)
         self._thread = threading.Thread(target=self._work, daemon=True)
         run = store.create(
             config_dict, dataset=dataset.name, seed=int(model_config.seed),
@@ -539,11 +246,11 @@ class TrainingJob:
         run are marked failed, like any error of the worker, instead of staying queued.
         """
         if not self._thread.is_alive() and self._thread.ident is None and self.status == QUEUED:
-            _register(self)
+            register(self)
             try:
                 self._thread.start()
             except BaseException as error:
-                _unregister(self)
+                unregister(self)
                 self._fail(error)
         return self
 
@@ -560,10 +267,6 @@ class TrainingJob:
     def status(self) -> str:
         with self._lock:
             return self._status
-
-    @property
-    def done(self) -> bool:
-        return self.status in FINAL_STATUSES
 
     @property
     def stop_requested(self) -> bool:
@@ -612,7 +315,7 @@ class TrainingJob:
         except BaseException as error:  # recorded for the page, never raised
             self._fail(error)
         finally:
-            _unregister(self)
+            unregister(self)
 
     def _prepare(self, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from core.model import model_input
@@ -622,6 +325,7 @@ class TrainingJob:
         return model_input(self.config, images), one_hot(labels)
 
     def _train(self) -> None:
+        from core.callbacks import RunSaver
         from core.model import build_model
 
         config, live = self.config, self._live
@@ -633,7 +337,7 @@ class TrainingJob:
         model = build_model(config, input_shape=tuple(self.dataset.x_train.shape[1:]))
 
         start = time.perf_counter()
-        saver = _run_saver_class()(self.store, self.run_id, live, lambda: time.perf_counter() - start)
+        saver = RunSaver(self.store, self.run_id, live, lambda: time.perf_counter() - start)
         self._set(phase="Training…")
         fastfit.fit(
             model, x, y, batch_size=int(config.batch_size), epochs=int(config.epochs),

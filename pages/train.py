@@ -11,6 +11,7 @@ import math
 
 import streamlit as st
 
+from core import downloads
 from core.charts.training import compare_runs_figure, training_curves_figure
 from core.model import (
     ACTIVATIONS,
@@ -85,11 +86,8 @@ def _init_state() -> None:
         return
     config = PRESETS[DEFAULT_PRESET]
     run = ui_runs.active_run()
-    if run is not None:
-        try:
-            config = ModelConfig.from_dict(run.model_config)
-        except (ValueError, TypeError):
-            pass  # an old or odd config.json: the book's settings
+    if run is not None and run.config is not None:  # an old or odd config.json: the book's settings
+        config = run.config
     st.session_state[K + "preset"] = _preset_of(config)
     _load_preset_values(config)
 
@@ -209,7 +207,7 @@ def _result(run: RunInfo, job, *, active_id: str | None) -> None:
         seconds.metric("Training time", f"{run.train_seconds:.1f} s" if run.train_seconds else "–", border=True)
         if run.status == STOPPED:
             st.info(run.message or run.status_text)
-        if run.model_config.get("name") == "Book" and run.test_accuracy < BOOK_PRINTED_ACCURACY:
+        if run.preset == "Book" and run.test_accuracy < BOOK_PRINTED_ACCURACY:
             st.info(
                 f"The book printed **Test accuracy: {BOOK_PRINTED_ACCURACY}** for this code, run with "
                 f"an older Keras. Keras 3 trains the same network more slowly at first: "
@@ -270,9 +268,9 @@ def _run_table(runs: list[RunInfo], active_id: str | None) -> None:
                 "Status": run.status_text,
                 "Test accuracy": run.test_accuracy,
                 "Test loss": run.test_loss,
-                "Model": run.model_config.get("name", "?"),
-                "Optimizer": f"{run.model_config.get('optimizer', '?')} {run.model_config.get('learning_rate', 0):g}",
-                "Batch": run.model_config.get("batch_size"),
+                "Model": run.preset,
+                "Optimizer": f"{run.config.optimizer} {run.config.learning_rate:g}" if run.config else "?",
+                "Batch": run.config.batch_size if run.config else None,
                 "Epochs": f"{run.epochs_done}/{run.epochs_planned}",
                 "Time (s)": run.train_seconds,
                 "Started (UTC)": run.created.replace("T", " ")[:19],
@@ -364,21 +362,24 @@ def _manage(store, runs: list[RunInfo]) -> None:
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in run.name)[:40] or run.run_id
     model_col, history_col, script_col = st.columns(3)
     model_col.download_button(
-        "Model (.keras)", data=lambda: store.model_bytes(run.run_id), file_name=f"{stem}.keras",
+        "Model (.keras)", data=lambda: downloads.model_bytes(store, run.run_id), file_name=f"{stem}.keras",
         mime="application/zip", disabled=not run.has_model or run.is_active, on_click="ignore",
         icon=":material/download:", key=f"{K}dl_model_{run.run_id}", width="stretch",
         help="Load it with keras.saving.load_model(path).",
     )
     history_col.download_button(
-        "History (.csv)", data=lambda: store.history_csv(run.run_id), file_name=f"{stem}-history.csv",
+        "History (.csv)", data=lambda: downloads.history_csv(store, run.run_id), file_name=f"{stem}-history.csv",
         mime="text/csv", on_click="ignore", icon=":material/download:", key=f"{K}dl_csv_{run.run_id}",
         width="stretch", help="Loss and accuracy per epoch.",
     )
     script_col.download_button(
-        "Script (.py)", data=lambda: store.script(run.run_id), file_name=f"{stem}.py",
+        "Script (.py)", data=lambda: downloads.script(store, run.run_id), file_name=f"{stem}.py",
         mime="text/x-python", on_click="ignore", icon=":material/download:", key=f"{K}dl_py_{run.run_id}",
         width="stretch", help="The complete Keras script that trains this run's model.",
+        disabled=run.config is None,
     )
+    if run.config_problem:
+        st.caption(f"No script for this run: {escape_markdown(run.config_problem)}")
 
 
 def _runs_section(store) -> None:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from core import runs
+from core import downloads, liveness, runs
 from core.runs import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -39,7 +39,7 @@ def make_run(store, name=None, epochs=5):
 def dead_writer() -> dict:
     """The writer identity of a process that has ended."""
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    return {"host": runs._WRITER["host"], "pid": int(proc.stdout), "start_ticks": 1}
+    return {"host": liveness.WRITER["host"], "pid": int(proc.stdout), "start_ticks": 1}
 
 
 # -- ids -------------------------------------------------------------------------
@@ -258,20 +258,20 @@ def test_history_as_csv(store):
         "batch_steps": [1, 2, 3],
         "batch": {"loss": [2.3, 2.1, 1.9]},
     })
-    assert store.history_csv(run.run_id).splitlines() == [
+    assert downloads.history_csv(store, run.run_id).splitlines() == [
         "epoch,loss,accuracy,val_loss",
         "1,0.9,0.7,1.0",
         "2,0.5,0.85,",
     ]
-    assert store.history_csv(run.run_id, level="batch").splitlines() == ["step,loss", "1,2.3", "2,2.1", "3,1.9"]
+    assert downloads.history_csv(store, run.run_id, level="batch").splitlines() == ["step,loss", "1,2.3", "2,2.1", "3,1.9"]
     with pytest.raises(ValueError, match="level"):
-        store.history_csv(run.run_id, level="minute")
+        downloads.history_csv(store, run.run_id, level="minute")
 
 
 def test_history_of_a_run_without_epochs_is_empty(store):
     run = make_run(store)
     assert store.history(run.run_id)["epoch"] == {}
-    assert store.history_csv(run.run_id) == "epoch\n"
+    assert downloads.history_csv(store, run.run_id) == "epoch\n"
 
 
 def test_model_bytes_and_missing_model(store):
@@ -279,10 +279,10 @@ def test_model_bytes_and_missing_model(store):
 
     run = make_run(store)
     with pytest.raises(FileNotFoundError, match="no saved model"):
-        store.model_bytes(run.run_id)
+        downloads.model_bytes(store, run.run_id)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     store.save_model(run.run_id, model)
-    data = store.model_bytes(run.run_id)
+    data = downloads.model_bytes(store, run.run_id)
     assert data[:2] == b"PK"  # a .keras file is a zip archive
     assert sorted(p.name for p in (store.folder / run.run_id).iterdir()) == [
         "config.json", "metrics.json", "model.keras",
@@ -303,5 +303,16 @@ def test_script_of_a_run_is_the_keras_script_of_its_config(tmp_path):
     store = RunStore("ws1", root=tmp_path)
     config = PRESETS["Book"].replace(epochs=3, batch_size=50)
     run = store.create(config.to_dict(), dataset="fashion_mnist", seed=config.seed, epochs_planned=3)
-    assert store.script(run.run_id) == keras_script(config, dataset_name="fashion_mnist")
-    assert run.preset == "Book"
+    assert downloads.script(store, run.run_id) == keras_script(config, dataset_name="fashion_mnist")
+    assert run.preset == "Book" and run.config == config and run.config_problem == ""
+
+
+def test_a_config_that_does_not_parse_lists_with_its_reason_and_has_no_script(store):
+    odd = {**MODEL_CONFIG, "colour": "blue"}  # a key this version does not know
+    run = store.create(odd, dataset="mnist", seed=0, epochs_planned=5, name="odd")
+    info = store.get(run.run_id)
+    assert info.config is None and info.preset == "?"
+    assert "config.json" in info.config_problem and "colour" in info.config_problem
+    assert [r.run_id for r in store.list_runs()] == [run.run_id]  # listed, not skipped
+    with pytest.raises(ValueError, match="colour"):
+        downloads.script(store, run.run_id)

@@ -186,7 +186,8 @@ def test_a_missing_workspace_id_is_created_and_put_in_the_url(env):
 def test_a_diverged_run_explains_itself(env, mnist):
     from core.model import PRESETS
     from core.runs import RunStore
-    from core.training import TrainingJob, TrainingQueue
+    from core.queue import TrainingQueue
+    from core.training import TrainingJob
 
     store = RunStore(WORKSPACE)
     config = PRESETS["Book"].replace(learning_rate=1e38, epochs=1)
@@ -250,7 +251,8 @@ def test_a_run_stopped_while_queued_does_not_become_active(env, mnist):
 
     from core.model import PRESETS
     from core.runs import RunStore
-    from core.training import TrainingJob, TrainingQueue
+    from core.queue import TrainingQueue
+    from core.training import TrainingJob
 
     kept = saved_run(env, "kept")
     queue = TrainingQueue(1)
@@ -350,7 +352,8 @@ def test_a_bad_train_limit_is_an_error_message_not_a_traceback(env, monkeypatch)
 def test_a_stale_click_on_train_while_it_trains_starts_nothing(env, mnist):
     from core.model import PRESETS
     from core.runs import RunStore
-    from core.training import TrainingJob, TrainingQueue
+    from core.queue import TrainingQueue
+    from core.training import TrainingJob
 
     at = train_page()  # Train is rendered enabled...
     slow = PRESETS["Book"].replace(epochs=50, batch_size=10)

@@ -1,4 +1,4 @@
-"""LiveHistory (a real Keras callback), the training queue and TrainingJob."""
+"""LiveHistory (a real Keras callback), the training queue, TrainingJob and its snapshots."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import pytest
 
 from core import fastfit
 from core.runs import RunStore
-from core.training import TrainingJob, TrainingQueue, live_jobs
+from core.queue import TrainingQueue, live_jobs
+from core.training import HistorySnapshot, JobSnapshot, TrainingJob, _format_duration
 
 FEATURES, CLASSES = 20, 3
 
@@ -42,7 +43,7 @@ def random_data(n=600, seed=0):
 
 
 def live_history(**kwargs):
-    from core.training import LiveHistory
+    from core.callbacks import LiveHistory
 
     return LiveHistory(**kwargs)
 
@@ -68,7 +69,8 @@ class StopAfter:
 
 # -- LiveHistory -------------------------------------------------------------------
 def test_importing_training_does_not_import_keras():
-    code = "import sys, core.training, core.runs; print('keras' in sys.modules, 'tensorflow' in sys.modules)"
+    code = ("import sys, core.training, core.queue, core.runs, core.downloads, core.liveness; "
+            "print('keras' in sys.modules, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -140,7 +142,7 @@ def test_a_nan_or_exploding_loss_stops_training_as_diverged():
     assert live.diverged and not live.stopped
     epoch, step = live.diverged_at
     assert epoch == 1 and 1 <= step <= 4  # the first non-finite batch, in the first chunk
-    from core.training import DIVERGED_LOSS
+    from core.callbacks import DIVERGED_LOSS
 
     # The first batch past the line: NaN, or a loss that exploded above it.
     assert not (live.batch_history["loss"][step - 1] <= DIVERGED_LOSS)
@@ -367,12 +369,7 @@ def test_job_arguments_are_validated(store):
 
 
 def test_a_job_that_cannot_be_built_leaves_no_run(store, monkeypatch):
-    from core import training
-
-    def broken():
-        raise ImportError("keras is missing")
-
-    monkeypatch.setattr(training, "_live_history_class", broken)
+    monkeypatch.setitem(sys.modules, "core.callbacks", None)  # importing it fails, as without Keras
     with pytest.raises(ImportError):
         TrainingJob(book(), random_digits(), store=store, queue=TrainingQueue(1))
     listing = store.list_runs()
@@ -407,12 +404,64 @@ def test_live_progress_counts_the_steps_fit_will_take(store):
     assert job.snapshot().history.steps_per_epoch == fastfit.train_count(999, 0.05) == 949
 
 
-def test_done_means_a_final_status():
-    from core.runs import ACTIVE_STATUSES, FINAL_STATUSES
-    from core.training import HistorySnapshot, JobSnapshot
+def test_a_job_is_done_once_it_has_ended_and_not_while_it_waits(store):
+    queue = TrainingQueue(1)
+    never = threading.Event()
+    assert queue.acquire("another training", cancel=never)  # the only slot is taken
+    job = TrainingJob(book(), random_digits(), store=store, queue=queue)
+    assert job.status == "queued" and not job.done
+    job.start()
+    _wait_for(lambda: job.snapshot().queue_place == 1)
+    snap = job.snapshot()
+    assert not job.done and not snap.done
+    assert "ETA" not in snap.progress_line  # still waiting: its place, not a time
+    job.stop()
+    assert job.join(10)
+    assert job.status == "stopped" and job.done and job.snapshot().done
+    assert live_jobs("tests") == []
+    queue.release()
 
-    for status in ACTIVE_STATUSES | FINAL_STATUSES:
-        assert JobSnapshot(run_id="x", status=status, history=HistorySnapshot()).done == (status in FINAL_STATUSES)
+
+# -- what the live view prints ------------------------------------------------------------
+def history_at(**fields):
+    defaults = dict(epoch=2, total_epochs=5, step=300, steps_per_epoch=600, seconds_per_step=0.001,
+                    batch_logs={"loss": [0.9, 0.7021], "accuracy": [0.7, 0.8123]})
+    return HistorySnapshot(**{**defaults, **fields})
+
+
+def job_at(status="running", **fields):
+    return JobSnapshot(run_id="x", status=status, history=history_at(**fields))
+
+
+def test_keras_progress_is_what_model_fit_verbose_1_prints():
+    # Keras' Progbar: "step/steps bar ETA per-step - metric: value ...", bar 20 characters.
+    assert job_at().keras_progress == (
+        "Epoch 2/5\n300/600 ━━━━━━━━━━────────── 0s 1ms/step - accuracy: 0.8123 - loss: 0.7021"
+    )
+    # Steps are right-aligned to the width of the total; below 1 ms the unit is us.
+    assert job_at(step=5, seconds_per_step=0.0005).keras_progress.splitlines()[1] == (
+        "  5/600 ──────────────────── 0s 500us/step - accuracy: 0.8123 - loss: 0.7021"
+    )
+    # At the end of an epoch Keras shows the epoch's duration: 600 steps of 10 ms.
+    assert job_at(step=600, seconds_per_step=0.01).keras_progress.splitlines()[1] == (
+        "600/600 ━━━━━━━━━━━━━━━━━━━━ 6s 10ms/step - accuracy: 0.8123 - loss: 0.7021"
+    )
+    assert job_at(epoch=0, step=0).keras_progress == ""  # nothing before the first epoch
+    assert job_at(seconds_per_step=None, batch_logs={}).keras_progress == "Epoch 2/5\n300/600 ━━━━━━━━━━──────────"
+
+
+def test_progress_line_shows_the_eta_only_while_training():
+    running = job_at(eta_seconds=75)
+    assert running.progress_line == "Epoch 2/5 · step 300/600 · 1ms/step · ETA 1m 15s · loss: 0.7021 · accuracy: 0.8123"
+    assert "ETA" not in job_at(status="finished", eta_seconds=75).progress_line
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (None, "?"), (float("nan"), "?"), (float("inf"), "?"), (-3, "0s"), (0, "0s"), (42.4, "42s"),
+    (61, "1m 01s"), (3599, "59m 59s"), (3600, "1h 00m"), (7325, "2h 02m"),
+])
+def test_durations_in_words(seconds, text):
+    assert _format_duration(seconds) == text
 
 
 def test_run_names_in_the_comparison_chart_are_plain_text():

@@ -6,14 +6,21 @@ behaviours, once per server process:
 1. Streamlit's ``keras.backend.clear_session()`` after every rerun, which slows a
    background training whenever any page reruns (see the function below).
 2. A legacy "pages/ folder" mode that would show a page without the app around it.
+
+Both reach into Streamlit internals. When a Streamlit release moves them, the
+workaround is skipped with a logged warning (the app still runs, only slower or
+with the legacy first page), and tests/test_workarounds.py fails.
 """
 
+import logging
 import sys
 
 import streamlit as st
 
+log = logging.getLogger(__name__)
 
-def _keep_keras_state_between_reruns() -> None:
+
+def _keep_keras_state_between_reruns() -> bool:
     """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
 
     Once Keras is imported, Streamlit's script runner "cleans" it after each run,
@@ -23,14 +30,21 @@ def _keep_keras_state_between_reruns() -> None:
     training thread is running: a live view refreshing every second made a Book run
     ~45% slower. Models here belong to sessions and are built with explicit layer
     names, so the reset buys nothing. Streamlit's other cleanup (matplotlib) is kept.
+
+    Returns whether the replacement is in place.
     """
     try:
         from streamlit.runtime.scriptrunner import script_runner
-    except ImportError:  # pragma: no cover - a future Streamlit may move it
-        return
+    except ImportError:
+        log.warning("streamlit.runtime.scriptrunner.script_runner is gone: Keras is reset after every rerun")
+        return False
     original = getattr(script_runner, "_clean_problem_modules", None)
-    if original is None or getattr(original, "keeps_keras_state", False):
-        return  # no longer there, or already replaced
+    if original is None:
+        log.warning("Streamlit has no script_runner._clean_problem_modules any more: "
+                    "the workaround that keeps Keras' state between reruns does not apply")
+        return False
+    if getattr(original, "keeps_keras_state", False):
+        return True  # already replaced
 
     def clean_problem_modules() -> None:
         pyplot = sys.modules.get("matplotlib.pyplot")
@@ -42,23 +56,33 @@ def _keep_keras_state_between_reruns() -> None:
 
     clean_problem_modules.keeps_keras_state = True
     script_runner._clean_problem_modules = clean_problem_modules
+    return True
+
+
+def _leave_legacy_pages_mode() -> None:
+    """Switch Streamlit's legacy "pages/ folder" mode off (and rerun) when it is on.
+
+    Streamlit decides once per server process whether the app is a legacy
+    "pages/ folder" app: it is, until ``st.navigation`` has been called once. So
+    when the very first request to a fresh server is a page's own URL
+    (``/dataset``), Streamlit runs ``pages/dataset.py`` *instead of* ``app.py``: no
+    page config, no sidebar, the pages/ files listed by name. Switching the mode
+    off and rerunning sends that rerun through ``app.py`` and its
+    ``st.navigation``, as every later one goes.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:
+        log.warning("streamlit.runtime.pages_manager.PagesManager is gone: the legacy pages workaround does not apply")
+        return
+    if not hasattr(PagesManager, "uses_pages_directory"):
+        log.warning("Streamlit's PagesManager has no uses_pages_directory any more: "
+                    "the legacy pages workaround does not apply")
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 _keep_keras_state_between_reruns()  # 1.
-
-
-# 2. Streamlit decides once per server process whether the app is a legacy
-# "pages/ folder" app: it is, until ``st.navigation`` has been called once. So
-# when the very first request to a fresh server is a page's own URL
-# (``/dataset``), Streamlit runs ``pages/dataset.py`` *instead of* ``app.py``: no
-# page config, no sidebar, the pages/ files listed by name. Here we switch the
-# legacy mode off and rerun, and that rerun goes through ``app.py`` and its
-# ``st.navigation`` as every later one does.
-try:  # an internal flag; if a future Streamlit drops it, there is nothing to fix
-    from streamlit.runtime.pages_manager import PagesManager
-except ImportError:  # pragma: no cover
-    PagesManager = None
-
-if PagesManager is not None and PagesManager.uses_pages_directory:
-    PagesManager.uses_pages_directory = False
-    st.rerun()
+_leave_legacy_pages_mode()  # 2.

@@ -30,7 +30,8 @@ from core.runs import (
     validate_workspace,
 )
 from core.config import train_limit
-from core.training import TrainingJob, live_jobs
+from core.queue import live_jobs
+from core.training import TrainingJob
 
 WORKSPACE_PARAM = "ws"
 RUN_PARAM = "run"

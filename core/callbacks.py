@@ -1,0 +1,199 @@
+"""The Keras callbacks of a training: live history (with stop and divergence) and checkpoints.
+
+Importing this module imports Keras: ``core.training`` imports it inside
+``TrainingJob``, so pages that never train never load TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import keras
+import numpy as np
+
+from core.runs import RUNNING, RunStore
+from core.training import HistorySnapshot
+
+#: Per-batch records kept in memory (and in history.json); past this the
+#: record is thinned to every 2nd, 4th, ... batch, so a 50-epoch run with
+#: batch size 1 (3 million batches) still costs a few hundred kilobytes.
+MAX_BATCH_POINTS = 20_000
+#: A loss this large has exploded: ten times the loss of a blind guess (ln 10 ≈ 2.3
+#: for 10 classes). Keras 3 computes the softmax cross-entropy from the logits, so
+#: an overshooting optimizer (sgd at learning rate 10 with relu) sends the loss to
+#: 50, 100, ... long before it reaches NaN; no network improves from there.
+DIVERGED_LOSS = 10 * math.log(10)
+
+
+class LiveHistory(keras.callbacks.Callback):
+    """Keras' ``History`` plus per-batch logs, a lock, a stop flag and a NaN check.
+
+    Like ``keras.callbacks.History``: ``history`` maps each metric to its
+    per-epoch values and ``epoch`` lists the epochs. Besides, ``batch_history``
+    and ``batch_steps`` hold the per-batch logs. The training thread appends
+    under ``lock``; any other thread calls :meth:`snapshot` for a copy.
+
+    Setting ``stop_event`` ends training after the current batch (or chunk of
+    batches); a loss that is not finite, or above ``DIVERGED_LOSS``, ends it too,
+    with ``diverged`` set and the offending value in ``diverged_loss``.
+    """
+
+    def __init__(
+        self,
+        *,
+        stop_event: threading.Event | None = None,
+        steps_per_epoch: int | None = None,
+        epochs: int | None = None,
+        max_batch_points: int = MAX_BATCH_POINTS,
+    ):
+        super().__init__()
+        if max_batch_points < 2:
+            raise ValueError(f"max_batch_points must be at least 2, got {max_batch_points}")
+        self.lock = threading.Lock()
+        self.stop_event = stop_event or threading.Event()
+        self.max_batch_points = max_batch_points
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.batch_history: dict[str, list[float]] = {}
+        self.batch_steps: list[int] = []
+        self.stopped = False
+        self.diverged = False
+        self.diverged_at: tuple[int, int] | None = None  # (epoch, step), 1-based
+        self.diverged_loss: float | None = None
+        self._steps_hint, self._epochs_hint = steps_per_epoch, epochs
+        self._stride = 1  # keep every n-th batch record (doubles when thinning)
+        self._calls = 0
+        self._current_epoch = 0
+        self._step = 0
+        self._epoch_start = self._train_start = time.perf_counter()
+        self._seconds_per_step: float | None = None
+        self._train_end: float | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"LiveHistory(epochs_done={len(self.epoch)}, batch_points={len(self.batch_steps)}, "
+            f"stopped={self.stopped}, diverged={self.diverged})"
+        )
+
+    # -- sizes, from Keras' params when it gives them -------------------
+    @property
+    def steps_per_epoch(self) -> int:
+        steps = (self.params or {}).get("steps") or self._steps_hint
+        return int(steps or 0)
+
+    @property
+    def total_epochs(self) -> int:
+        return int((self.params or {}).get("epochs") or self._epochs_hint or 0)
+
+    # -- Keras hooks (training thread) ------------------------------------
+    def on_train_begin(self, logs=None):
+        with self.lock:
+            self._train_start = time.perf_counter()
+            self._train_end = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        with self.lock:
+            self._current_epoch = epoch + 1
+            self._step = 0
+            self._epoch_start = time.perf_counter()
+        self._check_stop()
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
+        now = time.perf_counter()
+        with self.lock:
+            self._step = batch + 1
+            self._seconds_per_step = (now - self._epoch_start) / self._step
+            global_step = (self._current_epoch - 1) * self.steps_per_epoch + self._step
+            if self._calls % self._stride == 0:
+                self.batch_steps.append(global_step)
+                for key, value in logs.items():
+                    self.batch_history.setdefault(key, []).append(value)
+                if len(self.batch_steps) > self.max_batch_points:
+                    self._thin()
+            self._calls += 1
+        loss = logs.get("loss")
+        if loss is not None and not self.diverged and not (loss <= DIVERGED_LOSS):
+            self.diverged = True  # NaN fails every comparison, so it lands here too
+            self.diverged_at = (self._current_epoch, self._step)
+            self.diverged_loss = loss
+        if self.diverged:
+            self.model.stop_training = True
+        self._check_stop()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
+        with self.lock:
+            complete = self.steps_per_epoch == 0 or self._step >= self.steps_per_epoch
+            # Keras also calls this for an epoch cut short by stop_training;
+            # only full epochs belong in the per-epoch history.
+            if complete and not self.diverged:
+                self.epoch.append(epoch)
+                for key, value in logs.items():
+                    self.history.setdefault(key, []).append(value)
+
+    def on_train_end(self, logs=None):
+        with self.lock:
+            self._train_end = time.perf_counter()
+
+    # -- helpers -----------------------------------------------------------
+    def _check_stop(self):
+        if self.stop_event.is_set() and self.model is not None:
+            self.stopped = True
+            self.model.stop_training = True
+
+    def _thin(self):
+        self.batch_steps = self.batch_steps[::2]
+        for key in self.batch_history:
+            self.batch_history[key] = self.batch_history[key][::2]
+        self._stride *= 2
+
+    @property
+    def epochs_done(self) -> int:
+        with self.lock:
+            return len(self.epoch)
+
+    def snapshot(self) -> HistorySnapshot:
+        """A consistent copy of everything recorded so far, plus progress and ETA."""
+        with self.lock:
+            steps, epochs = self.steps_per_epoch, self.total_epochs
+            end = self._train_end or time.perf_counter()
+            eta = None
+            if self._seconds_per_step is not None and steps:
+                left = (epochs - self._current_epoch) * steps + (steps - self._step)
+                eta = max(0, left) * self._seconds_per_step
+            return HistorySnapshot(
+                epochs=tuple(self.epoch),
+                epoch_logs={k: list(v) for k, v in self.history.items()},
+                batch_steps=tuple(self.batch_steps),
+                batch_logs={k: list(v) for k, v in self.batch_history.items()},
+                epoch=self._current_epoch,
+                total_epochs=epochs,
+                step=self._step,
+                steps_per_epoch=steps,
+                seconds_per_step=self._seconds_per_step,
+                eta_seconds=eta,
+                elapsed_seconds=end - self._train_start,
+            )
+
+
+class RunSaver(keras.callbacks.Callback):
+    """After every full epoch: model.keras, history.json and metrics.json of the run."""
+
+    def __init__(self, store: RunStore, run_id: str, live, clock):
+        super().__init__()
+        self.store, self.run_id, self.live, self.clock = store, run_id, live, clock
+        self.seconds = 0.0  # time spent saving (not training)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.live.diverged or self.live.epochs_done != epoch + 1:
+            return  # a cut-short or diverged epoch is not a checkpoint
+        start = time.perf_counter()
+        self.store.save_model(self.run_id, self.model)
+        self.store.write_history(self.run_id, self.live.snapshot().to_dict())
+        self.store.update_metrics(
+            self.run_id, status=RUNNING, epochs_done=epoch + 1, train_seconds=self.clock() - self.seconds,
+        )
+        self.seconds += time.perf_counter() - start

@@ -1,0 +1,110 @@
+"""The server-wide training queue and the registry of jobs still training in this process.
+
+The CPU cores are shared by every session, so at most ``PLAYGROUND_MAX_TRAININGS``
+trainings run at once (:func:`training_queue`); the others wait in order. A
+refreshed page (a new session with the same ``?ws=``) finds its job again
+through :func:`live_jobs`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from core import config as settings
+
+if TYPE_CHECKING:
+    from core.training import TrainingJob
+
+#: How often a queued job re-checks its place and the stop button.
+QUEUE_POLL_S = 0.2
+
+
+class TrainingQueue:
+    """A first-come-first-served queue in front of a ``threading.BoundedSemaphore``.
+
+    At most ``slots`` trainings run at once (each one keeps the CPU cores busy);
+    the others wait in order and can tell their place (1 = next).
+    """
+
+    def __init__(self, slots: int):
+        if int(slots) < 1:
+            raise ValueError(f"slots must be at least 1, got {slots}")
+        self.slots = int(slots)
+        self._semaphore = threading.BoundedSemaphore(self.slots)
+        self._changed = threading.Condition()
+        self._waiting: list[object] = []
+
+    def __repr__(self) -> str:
+        return f"TrainingQueue(slots={self.slots}, waiting={len(self._waiting)})"
+
+    def place(self, who: object) -> int | None:
+        """1-based place of a waiting job, None when it is not waiting."""
+        with self._changed:
+            for i, waiting in enumerate(self._waiting):
+                if waiting is who:
+                    return i + 1
+        return None
+
+    def acquire(self, who: object, *, cancel: threading.Event) -> bool:
+        """Wait for a slot in turn; False (and out of the queue) when ``cancel`` is set first."""
+        with self._changed:
+            self._waiting.append(who)
+            try:
+                while True:
+                    if self._waiting[0] is who and self._semaphore.acquire(blocking=False):
+                        return True
+                    if cancel.is_set():
+                        return False
+                    self._changed.wait(QUEUE_POLL_S)
+            finally:
+                self._waiting.remove(who)
+                self._changed.notify_all()
+
+    def release(self) -> None:
+        with self._changed:
+            self._semaphore.release()
+            self._changed.notify_all()
+
+
+_QUEUE_LOCK = threading.Lock()
+_QUEUE: TrainingQueue | None = None
+
+
+def training_queue() -> TrainingQueue:
+    """The one queue of this server process (``PLAYGROUND_MAX_TRAININGS`` slots).
+
+    A process-wide object on purpose: the CPU cores are shared by every session.
+    """
+    global _QUEUE
+    with _QUEUE_LOCK:
+        if _QUEUE is None:
+            _QUEUE = TrainingQueue(settings.max_trainings())
+        return _QUEUE
+
+
+# Jobs still training in this server, by workspace, so that a refreshed page
+# (a new session with the same ?ws=) finds its live view again.
+_LIVE_LOCK = threading.Lock()
+_LIVE_JOBS: dict[str, list[TrainingJob]] = {}
+
+
+def live_jobs(workspace: str) -> list[TrainingJob]:
+    """The jobs of a workspace that are queued or training in this process, oldest first."""
+    with _LIVE_LOCK:
+        return [job for job in _LIVE_JOBS.get(workspace, []) if not job.done]
+
+
+def register(job: TrainingJob) -> None:
+    """Record a job that starts (it leaves with :func:`unregister` when its thread ends)."""
+    with _LIVE_LOCK:
+        _LIVE_JOBS.setdefault(job.workspace, []).append(job)
+
+
+def unregister(job: TrainingJob) -> None:
+    with _LIVE_LOCK:
+        jobs = _LIVE_JOBS.get(job.workspace, [])
+        if job in jobs:
+            jobs.remove(job)
+        if not jobs:
+            _LIVE_JOBS.pop(job.workspace, None)
