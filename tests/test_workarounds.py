@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
 
