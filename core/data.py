@@ -166,7 +166,7 @@ def _open_regular(path: Path) -> BinaryIO:
                 f"{path}: {info.st_size / 2**20:,.0f} MB, more than the {MAX_FILE_BYTES / 2**20:,.0f} MB "
                 "a dataset file may have"
             )
-        if hasattr(os, "set_blocking"):
+        if hasattr(os, "O_NONBLOCK"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -216,18 +216,18 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     """
     path = Path(path)
     with _open_regular(path) as file:
-        if file.read(6) == b"\x93NUMPY":
-            raise ValueError(
-                f"{path}: a single .npy array, not a .npz; save the four arrays with "
-                "np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
-            )
-        file.seek(0)
         try:
+            if file.read(6) == b"\x93NUMPY":
+                raise ValueError(
+                    f"{path}: a single .npy array, not a .npz; save the four arrays with "
+                    "np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+                )
+            file.seek(0)
             with zipfile.ZipFile(file) as archive:
                 names = archive.namelist()
                 missing = [key for key in NPZ_KEYS if f"{key}.npy" not in names]
                 if missing:
-                    has = [name.removesuffix(".npy") for name in names]
+                    has = [name.removesuffix(".npy") for name in names[:8]] + (["..."] if len(names) > 8 else [])
                     raise ValueError(f"{path}: missing arrays {', '.join(missing)} (has {has})")
                 arrays = {key: _read_npz_member(archive, key, str(path)) for key in NPZ_KEYS}
         except zipfile.BadZipFile as error:
@@ -237,8 +237,8 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
                 raise
             # NumPy's own complaints about a .npy header or its data.
             raise ValueError(f"{path}: not a plain numeric .npz ({error})") from None
-        except (OSError, EOFError, KeyError, NotImplementedError, zlib.error, struct.error) as error:
-            # NotImplementedError: a zip compression method Python cannot read.
+        except (OSError, EOFError, KeyError, NotImplementedError, RuntimeError, zlib.error, struct.error) as error:
+            # NotImplementedError: a compression method Python cannot read; RuntimeError: encrypted.
             raise ValueError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
     return _check_arrays(arrays, str(path))
 
@@ -303,7 +303,10 @@ def read_idx(path: Path) -> np.ndarray:
         if not is_gzip:
             if path.suffix == ".gz":
                 raise ValueError(f"{path}: named .gz but is not gzip data")
-            return _read_idx_stream(file, path)
+            try:
+                return _read_idx_stream(file, path)
+            except OSError as error:
+                raise ValueError(f"{path}: cannot be read ({error})") from None
         try:
             with gzip.GzipFile(fileobj=file, mode="rb") as stream:
                 return _read_idx_stream(stream, path)
@@ -411,16 +414,16 @@ def standin_arrays(*, seed: int = STANDIN_SEED) -> dict[str, np.ndarray]:
 def _provenance(title: str, path: Path) -> str:
     """What the pages show about a file source: its kind and base name, never the server's folders."""
     kind = "the idx folder" if path.is_dir() else "the file"
-    return f"{title} from {kind} {path.name}"
+    return f"{title} from {kind} {path.resolve().name}"
 
 
 def _without_folders(error: Exception, *paths: Path) -> str:
-    """``error``'s message with the folders above ``paths`` cut off (the full one goes to the log)."""
+    """``error``'s message with each of ``paths`` cut to its base name (the full one goes to the log)."""
     message = str(error)
     for path in paths:
-        parent = str(Path(path).parent)
-        if parent not in ("", "."):
-            message = message.replace(parent.rstrip(os.sep) + os.sep, "")
+        path = Path(path)
+        if path.name and str(path) != path.name:
+            message = message.replace(str(path), path.name)
     return message
 
 

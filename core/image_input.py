@@ -117,9 +117,9 @@ def decode_image_bytes(
 
 
 def _too_big_message(size: tuple[int, int] | None, max_side: int) -> str:
-    claimed = f"{size[0]}×{size[1]} pixels" if size else "far too many pixels"
+    claimed = f"is {size[0]}×{size[1]} pixels" if size else "has far too many pixels"
     return (
-        f"the image is {claimed}; at most {max_side}×{max_side} is accepted "
+        f"the image {claimed}; at most {max_side}×{max_side} is accepted "
         "(a digit needs no more: it is shrunk to 28×28 anyway)"
     )
 

@@ -108,6 +108,16 @@ def test_oversized_image_never_loads(monkeypatch):
         decode_image_bytes(forged_png(10, 3000))
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize("side, message", [(12000, "is 12000×12000 pixels"), (20000, "has far too many pixels")])
+def test_huge_headers_refused(side, message):
+    # Header and a scrap of data only: Pillow's own bomb check (its global limit) fires first at 20000.
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0)
+    raw = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(bytes(100)))
+    with pytest.raises(ValueError, match=f"the image {message}; at most 2048×2048"):
+        decode_image_bytes(raw)
+
+
 def test_side_limit_is_inclusive():
     assert decode_data_url(data_url(forged_png(1024, 3))).shape == (3, 1024, 4)
 
