@@ -64,3 +64,13 @@ def test_train_limit(monkeypatch):
     monkeypatch.setenv("PLAYGROUND_TRAIN_LIMIT", "0")
     with pytest.raises(ValueError, match="at least 1"):
         config.train_limit()
+
+
+def test_served_config_hides_errors_and_does_not_watch_files():
+    import tomllib
+    from pathlib import Path
+
+    settings = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    assert settings["client"]["showErrorDetails"] == "none"
+    assert settings["server"]["fileWatcherType"] == "none"
+    assert settings["server"]["runOnSave"] is False
