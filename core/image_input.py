@@ -51,12 +51,14 @@ def decode_data_url(
     header, sep, payload = url.partition(",")
     if not header.startswith("data:") or sep != ",":
         raise ValueError("the drawing did not arrive as an image (not a data: URL)")
-    mime, _, encoding = header[len("data:"):].partition(";")
-    if encoding.strip().lower() != "base64":
+    # "data:<mime>[;param=value]...;base64": the encoding is always the last parameter.
+    mime, *parameters = header[len("data:"):].split(";")
+    if not parameters or parameters[-1].strip().lower() != "base64":
         raise ValueError("the drawing did not arrive as an image (the data URL is not base64)")
-    fmt = _MIME_FORMATS.get(mime.strip().lower())
+    mime = mime.strip().lower()
+    fmt = _MIME_FORMATS.get(mime)
     if fmt is None or fmt not in formats:
-        raise ValueError(f"the drawing arrived as {mime or 'no type'!r}, expected {_accepted(formats)}")
+        raise ValueError(f"the drawing arrived as {mime[:40] or 'no type'!r}, expected {_accepted(formats)}")
     # Base64 is 4 characters per 3 bytes: refuse an oversized payload before decoding it.
     if len(payload) > (max_bytes + 2) // 3 * 4 + 4:
         raise ValueError(

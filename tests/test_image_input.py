@@ -159,6 +159,18 @@ def test_malformed_data_urls(url, message):
         decode_data_url(url)
 
 
+def test_data_url_parameters_before_base64():
+    raw = png_bytes(canvas_like())
+    url = "data:Image/PNG;name=drawing.png;base64," + base64.b64encode(raw).decode()
+    assert decode_data_url(url).shape == (280, 280, 4)
+
+
+def test_long_forged_mime_is_not_echoed():
+    with pytest.raises(ValueError) as info:
+        decode_data_url("data:" + "x" * 100_000 + ";base64,AAAA")
+    assert len(str(info.value)) < 200
+
+
 def test_not_text():
     with pytest.raises(ValueError, match="not arrive as text"):
         decode_data_url(None)  # type: ignore[arg-type]
@@ -244,3 +256,13 @@ def test_empty_and_wrong_types():
         decode_image_bytes("a string")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="mode"):
         decode_image_bytes(png_bytes(canvas_like()), mode="RGB")
+
+
+@pytest.mark.parametrize("colour_type, channels", [(0, 1), (2, 3), (4, 2), (6, 4)])
+def test_sixteen_bit_png_of_every_colour_type(colour_type, channels):
+    row = b"\0" + b"\x80\x80" * channels * 3  # filter byte, then 3 pixels at half brightness
+    ihdr = struct.pack(">IIBBBBB", 3, 2, 16, colour_type, 0, 0, 0)
+    raw = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(row * 2)) + _chunk(b"IEND", b"")
+    rgba = decode_image_bytes(raw)
+    assert rgba.shape == (2, 3, 4) and rgba.dtype == np.uint8
+    assert abs(int(rgba[0, 0, 0]) - 128) <= 1
