@@ -7,10 +7,31 @@ environment with ``monkeypatch.setenv``.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 #: Where Debian's ``dataset-fashion-mnist`` package puts the idx files.
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+def _positive_int(var: str, default: int) -> int:
+    """``var`` as a whole number >= 1; unset means ``default``, a bad value too (with a warning, never a crash)."""
+    value = os.environ.get(var, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        # warnings.warn, not logging: shown once per message, not on every rerun that reads it.
+        warnings.warn(
+            f"{var}={value!r} is not a whole number >= 1; using the default {default}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return default
+    return number
 
 
 def _path(var: str) -> Path | None:
@@ -65,3 +86,31 @@ def train_limit() -> int | None:
     if limit < 1:
         raise ValueError(f"PLAYGROUND_TRAIN_LIMIT must be at least 1, got {limit}")
     return limit
+
+
+# --- limits: what one workspace or one training may cost the server (docs/NOTES.md, "Limits") ---
+
+DEFAULT_MAX_RUNS_PER_WORKSPACE = 50
+DEFAULT_MAX_WORKSPACE_MB = 200
+DEFAULT_MAX_TRAIN_SECONDS = 600
+DEFAULT_MAX_QUEUE = 60
+
+
+def max_runs_per_workspace() -> int:
+    """``PLAYGROUND_MAX_RUNS_PER_WORKSPACE`` (default 50): saved runs one workspace may hold."""
+    return _positive_int("PLAYGROUND_MAX_RUNS_PER_WORKSPACE", DEFAULT_MAX_RUNS_PER_WORKSPACE)
+
+
+def max_workspace_mb() -> int:
+    """``PLAYGROUND_MAX_WORKSPACE_MB`` (default 200): disk space one workspace's runs may take, in MB."""
+    return _positive_int("PLAYGROUND_MAX_WORKSPACE_MB", DEFAULT_MAX_WORKSPACE_MB)
+
+
+def max_train_seconds() -> int:
+    """``PLAYGROUND_MAX_TRAIN_SECONDS`` (default 600): the longest one training may run before it is stopped."""
+    return _positive_int("PLAYGROUND_MAX_TRAIN_SECONDS", DEFAULT_MAX_TRAIN_SECONDS)
+
+
+def max_queue() -> int:
+    """``PLAYGROUND_MAX_QUEUE`` (default 60): trainings that may wait for a free slot; more are refused."""
+    return _positive_int("PLAYGROUND_MAX_QUEUE", DEFAULT_MAX_QUEUE)

@@ -11,16 +11,24 @@ Sources are tried in order and the first that works wins:
 
 Every array handed out is read-only, so a dataset can be shared by all the
 sessions of a server without one changing another's data.
+
+Files are read header first and bounded (``MAX_IMAGES_PER_SPLIT``,
+``MAX_FILE_BYTES``); pipes and devices are never opened for reading. What the
+pages show (``provenance``, ``warnings``) names files by base name only.
 """
 
 from __future__ import annotations
 
 import gzip
+import logging
 import os
+import stat
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -49,8 +57,16 @@ IDX_FILES = {
 IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 
+#: MNIST has 60,000 + 10,000 images; a file claiming more than this per split is
+#: refused from its header, before anything is read or decompressed.
+MAX_IMAGES_PER_SPLIT = 100_000
+#: No dataset file (npz or idx) may be larger than this on disk (MNIST's npz: 11 MB).
+MAX_FILE_BYTES = 512 * 2**20
+
 STANDIN_SEED = 0
 STANDIN_TEST_FRACTION = 0.2
+_log = logging.getLogger(__name__)
+
 HOW_TO_GET_MNIST = (
     "To use the real MNIST, set MNIST_PATH to a Keras-style mnist.npz "
     "(or run once with internet access so keras.datasets can download it)."
@@ -125,74 +141,185 @@ def _check_arrays(arrays: dict[str, np.ndarray], source: str) -> dict[str, np.nd
 
 
 # --------------------------------------------------------------------------
-# Readers
+# Readers: headers first, then only the bytes the header promises (bounded)
 # --------------------------------------------------------------------------
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Read a Keras-style .npz (keys x_train, y_train, x_test, y_test) safely."""
-    path = Path(path)
+def _open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading, or ValueError when it is missing, not a regular file or too large.
+
+    O_NONBLOCK so that a FIFO does not block the open; fstat on the opened
+    descriptor, so nothing can be swapped in between the check and the read.
+    """
     try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [key for key in NPZ_KEYS if key not in data.files]
-            if missing:
-                raise ValueError(f"{path}: missing arrays {', '.join(missing)} (has {data.files})")
-            arrays = {key: data[key] for key in NPZ_KEYS}
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
-    except ValueError as error:
-        if str(path) in str(error):
-            raise
-        # allow_pickle=False refuses object arrays with a ValueError of its own.
-        raise ValueError(f"{path}: not a plain numeric .npz ({error})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise ValueError(f"{path}: not a readable .npz file ({error})") from None
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be opened ({error.strerror or error})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path}: not a regular file (a pipe, device or socket is never read)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ValueError(
+                f"{path}: {info.st_size / 2**20:,.0f} MB, more than the {MAX_FILE_BYTES / 2**20:,.0f} MB "
+                "a dataset file may have"
+            )
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _check_header(key: str, shape: tuple[int, ...], dtype: np.dtype, source: str) -> None:
+    """Refuse an array from its .npy header alone: wrong shape or dtype, or more than MNIST-sized."""
+    if dtype.hasobject:
+        raise ValueError(f"{source}: {key} holds pickled (object) data, which is never loaded")
+    if key.startswith("x"):
+        if len(shape) != 3 or shape[1:] != IMAGE_SHAPE:
+            raise ValueError(f"{source}: {key} has shape {shape}, expected (N, 28, 28) images")
+        if dtype != np.uint8:
+            raise ValueError(f"{source}: {key} has dtype {dtype}, expected uint8 pixels")
+    else:
+        if len(shape) != 1:
+            raise ValueError(f"{source}: {key} has shape {shape}, expected (N,) labels")
+        if not np.issubdtype(dtype, np.integer):
+            raise ValueError(f"{source}: {key} has dtype {dtype}, expected integer labels")
+    if shape[0] > MAX_IMAGES_PER_SPLIT:
+        raise ValueError(
+            f"{source}: {key} claims {shape[0]:,} items, more than the {MAX_IMAGES_PER_SPLIT:,} "
+            "a split may have"
+        )
+
+
+def _read_npz_member(archive: zipfile.ZipFile, key: str, source: str) -> np.ndarray:
+    with archive.open(f"{key}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
+        else:
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
+        _check_header(key, shape, dtype, source)
+    # The header was fine: read_array reads it again, then exactly the bytes it promises.
+    with archive.open(f"{key}.npy") as member:
+        return np.lib.format.read_array(member, allow_pickle=False)
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Read a Keras-style .npz (keys x_train, y_train, x_test, y_test) safely.
+
+    Each array's .npy header is checked before its data is decompressed, so a
+    small file that claims a billion images is refused at once.
+    """
+    path = Path(path)
+    with _open_regular(path) as file:
+        try:
+            if file.read(6) == b"\x93NUMPY":
+                raise ValueError(
+                    f"{path}: a single .npy array, not a .npz; save the four arrays with "
+                    "np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+                )
+            file.seek(0)
+            with zipfile.ZipFile(file) as archive:
+                names = archive.namelist()
+                missing = [key for key in NPZ_KEYS if f"{key}.npy" not in names]
+                if missing:
+                    has = [name.removesuffix(".npy") for name in names[:8]] + (["..."] if len(names) > 8 else [])
+                    raise ValueError(f"{path}: missing arrays {', '.join(missing)} (has {has})")
+                arrays = {key: _read_npz_member(archive, key, str(path)) for key in NPZ_KEYS}
+        except zipfile.BadZipFile as error:
+            raise ValueError(f"{path}: not a valid .npz / zip file ({error})") from None
+        except ValueError as error:
+            if str(path) in str(error):
+                raise
+            # NumPy's own complaints about a .npy header or its data.
+            raise ValueError(f"{path}: not a plain numeric .npz ({error})") from None
+        except (OSError, EOFError, KeyError, NotImplementedError, RuntimeError, zlib.error, struct.error) as error:
+            # NotImplementedError: a compression method Python cannot read; RuntimeError: encrypted.
+            raise ValueError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
     return _check_arrays(arrays, str(path))
 
 
-def _open_maybe_gzip(path: Path) -> bytes:
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError) as error:
-            raise ValueError(f"{path}: broken or truncated gzip data ({error})") from None
-    if path.suffix == ".gz":
-        raise ValueError(f"{path}: named .gz but is not gzip data")
-    return raw
+def _read_exactly(stream: BinaryIO, n: int) -> bytearray:
+    """Up to ``n`` bytes (fewer only at the end of the stream), read into one buffer without copies."""
+    buffer = bytearray(n)
+    filled = 0
+    with memoryview(buffer) as view:
+        while filled < n:
+            got = stream.readinto(view[filled:])
+            if not got:
+                break
+            filled += got
+    del buffer[filled:]
+    return buffer
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read one idx file (gzipped or not) into a uint8 array; see yann.lecun.com/exdb/mnist."""
-    path = Path(path)
-    data = _open_maybe_gzip(path)
-    if len(data) < 8:
-        raise ValueError(f"{path}: too short to be an idx file ({len(data)} bytes)")
-    (magic,) = struct.unpack(">I", data[:4])
+def _read_idx_stream(stream: BinaryIO, path: Path) -> np.ndarray:
+    start = _read_exactly(stream, 4)
+    if len(start) < 4:
+        raise ValueError(f"{path}: too short to be an idx file ({len(start)} bytes)")
+    (magic,) = struct.unpack(">I", start)
     if magic not in (IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC):
         raise ValueError(
             f"{path}: wrong idx magic number 0x{magic:08x} "
             f"(expected 0x{IDX_IMAGES_MAGIC:08x} for images or 0x{IDX_LABELS_MAGIC:08x} for labels)"
         )
     ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(data) < header:
+    raw_dims = _read_exactly(stream, 4 * ndim)
+    if len(raw_dims) < 4 * ndim:
         raise ValueError(f"{path}: truncated idx header")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
+    dims = struct.unpack(f">{ndim}I", raw_dims)
+    if ndim == 3 and dims[1:] != IMAGE_SHAPE:
+        raise ValueError(f"{path}: idx header claims images of shape {dims}, expected (N, 28, 28)")
+    if dims[0] > MAX_IMAGES_PER_SPLIT:
+        raise ValueError(
+            f"{path}: idx header claims {dims[0]:,} {'images' if ndim == 3 else 'labels'}, "
+            f"more than the {MAX_IMAGES_PER_SPLIT:,} a split may have"
+        )
     expected = int(np.prod(dims))
-    if len(data) - header != expected:
+    body = _read_exactly(stream, expected)
+    if len(body) != expected or stream.read(1):
+        held = f"{len(body)}" if len(body) != expected else "more"
         raise ValueError(
             f"{path}: idx header promises {expected} bytes for shape {dims}, "
-            f"file holds {len(data) - header} (truncated or corrupt)"
+            f"file holds {held} (truncated or corrupt)"
         )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one idx file (gzipped or not) into a uint8 array; see yann.lecun.com/exdb/mnist.
+
+    The header is read first; only the bytes it promises are decompressed, and a
+    header claiming more than MNIST-sized data is refused before any of them.
+    """
+    path = Path(path)
+    with _open_regular(path) as file:
+        is_gzip = file.read(2) == b"\x1f\x8b"
+        file.seek(0)
+        if not is_gzip:
+            if path.suffix == ".gz":
+                raise ValueError(f"{path}: named .gz but is not gzip data")
+            try:
+                return _read_idx_stream(file, path)
+            except OSError as error:
+                raise ValueError(f"{path}: cannot be read ({error})") from None
+        try:
+            with gzip.GzipFile(fileobj=file, mode="rb") as stream:
+                return _read_idx_stream(stream, path)
+        except (OSError, EOFError, zlib.error) as error:
+            raise ValueError(f"{path}: broken or truncated gzip data ({error})") from None
 
 
 def _find_idx(folder: Path, stem: str) -> Path:
     # Accept "train-images-idx3-ubyte" and LeCun's mirror spelling "train-images.idx3-ubyte".
     for name in (stem, stem.replace("-idx", ".idx")):
         for candidate in (folder / name, folder / f"{name}.gz"):
-            if candidate.is_file():
+            # exists(), not is_file(): a pipe or folder by that name is refused by read_idx, with a reason.
+            if candidate.exists():
                 return candidate
     raise ValueError(f"{folder}: no {stem}[.gz] file in this folder")
 
@@ -284,6 +411,22 @@ def standin_arrays(*, seed: int = STANDIN_SEED) -> dict[str, np.ndarray]:
     return _check_arrays(arrays, "scikit-learn digits")
 
 
+def _provenance(title: str, path: Path) -> str:
+    """What the pages show about a file source: its kind and base name, never the server's folders."""
+    kind = "the idx folder" if path.is_dir() else "the file"
+    return f"{title} from {kind} {path.resolve().name}"
+
+
+def _without_folders(error: Exception, *paths: Path) -> str:
+    """``error``'s message with each of ``paths`` cut to its base name (the full one goes to the log)."""
+    message = str(error)
+    for path in paths:
+        path = Path(path)
+        if path.name and str(path) != path.name:
+            message = message.replace(str(path), path.name)
+    return message
+
+
 def load_dataset(
     name: str = "mnist", *, path: Path | str | None = None, use_keras: bool | None = None
 ) -> Dataset:
@@ -310,10 +453,12 @@ def load_dataset(
         )
 
     if path is not None:
+        path = Path(path)
         try:
-            return done(read_path(Path(path)), f"{title} from {path}")
+            return done(read_path(path), _provenance(title, path))
         except ValueError as error:
-            warnings.append(f"Could not use the configured file: {error}")
+            _log.warning("%s: configured file refused: %s", title, error)
+            warnings.append(f"Could not use the configured file: {_without_folders(error, path)}")
 
     if use_keras:
         try:
@@ -321,7 +466,8 @@ def load_dataset(
             if cached is not None:
                 return done(*cached)
         except ValueError as error:
-            warnings.append(f"Keras' cached copy is unusable: {error}")
+            _log.warning("%s: keras cache refused: %s", title, error)
+            warnings.append(f"Keras' cached copy is unusable: {_without_folders(error, *_keras_cache_dirs())}")
         try:
             return done(*_from_keras_download(name))
         except Exception as error:  # noqa: BLE001 - any download failure means "try the next source"

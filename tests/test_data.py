@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import os
+import resource
 import struct
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,7 +62,8 @@ def test_real_mnist_from_npz(mnist_path):
     assert list(ds.y_train[:10]) == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert np.bincount(ds.y_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert abs(ds.x_train.mean() - 33.318421) < 1e-5
-    assert str(mnist_path) in ds.provenance and not ds.is_standin
+    # The file's base name only: the server's folders are nobody's business.
+    assert ds.provenance == f"MNIST from the file {mnist_path.name}" and not ds.is_standin
 
 
 def test_arrays_are_read_only(mnist):
@@ -81,7 +89,7 @@ def test_idx_folder(tmp_path, gz, dotted):
 def test_mnist_from_idx_folder_via_load_dataset(tmp_path):
     folder = write_idx_folder(tmp_path / "idx", small_arrays())
     ds = load_dataset("mnist", path=folder, use_keras=False)
-    assert ds.x_train.shape == (30, 28, 28) and ds.provenance == f"MNIST from {folder}"
+    assert ds.x_train.shape == (30, 28, 28) and ds.provenance == "MNIST from the idx folder idx"
 
 
 def test_fashion_mnist_from_idx_folder(tmp_path, monkeypatch):
@@ -257,7 +265,7 @@ def test_configured_path_wins_over_keras(tmp_path, monkeypatch):
     path = save_npz(tmp_path / "mine.npz", **small_arrays())
     monkeypatch.setattr(data, "_from_keras_cache", lambda name: pytest.fail("keras tried first"))
     ds = load_dataset("mnist", path=path, use_keras=True)
-    assert ds.provenance == f"MNIST from {path}"
+    assert ds.provenance == "MNIST from the file mine.npz"
 
 
 # --- the offline stand-in -----------------------------------------------------
@@ -307,3 +315,153 @@ def test_one_hot_matches_keras_to_categorical():
     assert one_hot(labels)[0].tolist() == [0, 0, 0, 0, 0, 0, 0, 1, 0, 0]
     with pytest.raises(ValueError, match="0..9"):
         one_hot(np.array([10]))
+
+
+# --- hostile or careless files: refused from their headers, quickly, never blocking ----------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_single_npy_refused_with_a_message(tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(ValueError, match=r"x\.npy: a single \.npy array, not a \.npz"):
+        read_npz(path)
+    ds = load_dataset("mnist", path=path, use_keras=False)
+    assert ds.is_standin and any("x.npy: a single .npy array" in w for w in ds.warnings)
+
+
+def test_random_bytes_npz_is_not_a_zip(tmp_path):
+    path = tmp_path / "random.npz"
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(ValueError, match=r"random\.npz: not a valid \.npz / zip file") as info:
+        read_npz(path)
+    assert "pickled" not in str(info.value)
+
+
+def test_object_array_named_as_pickled_data(tmp_path):
+    arrays = small_arrays()
+    arrays["y_train"] = np.array([object()] * 30, dtype=object)
+    path = save_npz(tmp_path / "evil.npz", **arrays)
+    with pytest.raises(ValueError, match=r"evil\.npz: y_train holds pickled \(object\) data"):
+        read_npz(path)
+
+
+def _grown_mb_in_subprocess(code: str, *args: str) -> tuple[str, float]:
+    """Run ``code`` in a fresh interpreter; its stdout and how much its peak memory grew (MB)."""
+    script = textwrap.dedent(
+        """
+        import resource, sys
+        from core import data
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        """
+    ) + textwrap.dedent(code) + textwrap.dedent(
+        """
+        print("GROWN_MB", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    return result.stdout, float(result.stdout.split("GROWN_MB")[1])
+
+
+def test_gzip_bomb_refused_from_its_header(tmp_path):
+    folder = write_idx_folder(tmp_path / "bomb", small_arrays())
+    bomb = folder / "train-images-idx3-ubyte.gz"
+    # 2 GB of zeros, about 2 MB compressed: gzip members may follow one another, so one
+    # compressed 64 MB block is written 32 times (compressing 2 GB would take a minute).
+    block = gzip.compress(bytes(64 << 20))
+    with open(bomb, "wb") as stream:
+        stream.write(gzip.compress(struct.pack(">IIII", data.IDX_IMAGES_MAGIC, 10**9, 28, 28)))
+        for _ in range(32):
+            stream.write(block)
+    assert bomb.stat().st_size < 4 << 20
+    stdout, grown_mb = _grown_mb_in_subprocess(
+        """
+        try:
+            data.read_path(sys.argv[1])
+        except ValueError as error:
+            print("REFUSED", error)
+        """,
+        str(folder),
+    )
+    assert "REFUSED" in stdout
+    assert "train-images-idx3-ubyte.gz: idx header claims 1,000,000,000 images" in stdout
+    assert grown_mb < 200, stdout
+
+
+def test_npz_bomb_refused_from_its_header(tmp_path):
+    """An .npz whose x_train.npy header claims 10^9 images (the data: zeros, deflated)."""
+    import zipfile
+
+    path = tmp_path / "bomb.npz"
+    arrays = small_arrays()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key in data.NPZ_KEYS:
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                if key == "x_train":
+                    header = {"descr": "|u1", "fortran_order": False, "shape": (10**9, 28, 28)}
+                    np.lib.format.write_array_header_2_0(member, header)
+                    member.write(bytes(16 << 20))  # the header is what counts
+                else:
+                    np.lib.format.write_array(member, arrays[key])
+    with pytest.raises(ValueError, match=r"bomb\.npz: x_train claims 1,000,000,000 items"):
+        read_npz(path)
+
+
+def test_idx_header_bound_is_the_named_constant(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "MAX_IMAGES_PER_SPLIT", 29)
+    folder = write_idx_folder(tmp_path / "idx", small_arrays(n_train=30))
+    with pytest.raises(ValueError, match="30 images, more than the 29"):
+        read_idx_folder(folder)
+
+
+def test_trailing_data_after_idx_body(tmp_path):
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip.compress(idx_bytes(small_arrays()["x_train"]) + b"extra"))
+    with pytest.raises(ValueError, match="file holds more"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("kind", ["npz", "idx"])
+def test_fifo_refused_without_blocking(tmp_path, kind):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this system")
+    if kind == "npz":
+        target = tmp_path / "mnist.npz"
+    else:
+        target = write_idx_folder(tmp_path / "idx", small_arrays()) / "train-images-idx3-ubyte"
+        (target.parent / "train-images-idx3-ubyte.gz").unlink()
+    os.mkfifo(target)
+    outcome = {}
+
+    def load():
+        try:
+            data.read_path(target if kind == "npz" else target.parent)
+        except ValueError as error:
+            outcome["error"] = str(error)
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    if worker.is_alive():  # unblock the reader so the test process can exit
+        with open(os.open(target, os.O_WRONLY | os.O_NONBLOCK), "wb"):
+            pass
+        pytest.fail("loading blocked on a FIFO")
+    assert f"{target.name}: not a regular file" in outcome["error"]
+
+
+def test_warnings_shown_to_users_hide_the_server_folders(tmp_path):
+    bad = tmp_path / "deep" / "broken.npz"
+    bad.parent.mkdir()
+    bad.write_bytes(b"garbage")
+    ds = load_dataset("mnist", path=bad, use_keras=False)
+    assert any("broken.npz: not a valid .npz" in w for w in ds.warnings)
+    assert not any(str(tmp_path) in w for w in ds.warnings)
+
+
+def test_idx_folder_provenance_names_the_folder_only(tmp_path):
+    folder = write_idx_folder(tmp_path / "fashion", small_arrays())
+    ds = load_dataset("fashion_mnist", path=folder, use_keras=False)
+    assert ds.provenance == "Fashion-MNIST from the idx folder fashion"
