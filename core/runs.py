@@ -487,7 +487,8 @@ class RunStore:
 
     def script(self, run_id: str) -> str:
         """The complete Keras script that trains this run's configuration (a .py text)."""
-        from core.model import ModelConfig, keras_script
+        from core.export import keras_script
+        from core.model import ModelConfig
 
         info = self.get(run_id)
         return keras_script(ModelConfig.from_dict(info.model_config), dataset_name=info.dataset)
