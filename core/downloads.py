@@ -49,7 +49,7 @@ def script(store: RunStore, run_id: str) -> str:
 
     ValueError when the run's settings do not parse (``RunInfo.config_problem`` says why).
     """
-    from core.model import keras_script
+    from core.export import keras_script
 
     info = store.get(run_id)
     if info.config is None:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core.evaluation import prepare_inputs
-from core.preprocess import PIXEL_MAX
+from core.preprocess import PIXEL_MAX, model_input
 
 CANVAS_SIZE = 280
 #: Default pen width in canvas pixels. A digit drawn 70 % of the canvas tall
@@ -282,7 +281,7 @@ class Prediction:
 
 def predict_drawing(model, image28: np.ndarray) -> Prediction:
     """Call a Keras model on one prepared (28, 28) drawing (floats in [0, 1]), shaped
-    per its input_shape by :func:`core.evaluation.prepare_inputs`, as the test set is.
+    per its input_shape by :func:`core.preprocess.model_input`, as the test set is.
 
     ``model(x, training=False)`` rather than ``model.predict``: one image, no
     tf.data pipeline, a few milliseconds on every stroke.
@@ -290,7 +289,7 @@ def predict_drawing(model, image28: np.ndarray) -> Prediction:
     image28 = np.asarray(image28)
     if image28.ndim != 2:
         raise ValueError(f"predict_drawing expects one (28, 28) image, got shape {image28.shape}")
-    x = prepare_inputs(image28[np.newaxis], input_shape=model.input_shape)
+    x = model_input(image28[np.newaxis], input_shape=model.input_shape)
     output = np.asarray(model(x, training=False), dtype=np.float64).reshape(-1)
     if output.ndim != 1 or output.size < 2:
         raise ValueError(f"expected one probability per class, got output of shape {output.shape}")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.preprocess import NUM_CLASSES, PIXEL_MAX
+from core.preprocess import NUM_CLASSES, model_input
 
 #: One ``model.predict`` call over the whole test set in a few big batches:
 #: far fewer Python round trips than Keras' default of 32.
@@ -98,55 +98,16 @@ def _same_length(y_true: np.ndarray, y_pred: np.ndarray) -> None:
 # --------------------------------------------------------------------------- predictions
 
 
-def prepare_inputs(images, *, input_shape) -> np.ndarray:
-    """Images (N, 28, 28) -> float32 in [0, 1] in the shape the model takes.
-
-    ``images`` are uint8 pixels (divided by 255 here, as the book does) or
-    floats already in [0, 1] (a prepared drawing; kept as they are).
-    ``input_shape`` is ``model.input_shape``: ``(None, 784)`` for the book's
-    Dense network gives (N, 784); ``(None, 28, 28, 1)`` for a CNN gives
-    (N, 28, 28, 1); ``(None, 28, 28)`` keeps (N, 28, 28).
-    """
-    images = np.asarray(images)
-    if images.ndim != 3:
-        raise ValueError(f"images must be (N, height, width), got shape {images.shape}")
-    if images.dtype == np.uint8:
-        scaled = images.astype(np.float32) / np.float32(PIXEL_MAX)
-    elif np.issubdtype(images.dtype, np.floating):
-        scaled = images.astype(np.float32, copy=False)
-        if not np.isfinite(scaled).all():
-            raise ValueError("float images must hold values in [0, 1], got NaN or infinite values")
-        if scaled.size and (scaled.min() < 0 or scaled.max() > 1):
-            raise ValueError(
-                "float images must hold values in [0, 1] (pass uint8 pixels 0..255 to have them "
-                f"scaled), got {scaled.min():g}..{scaled.max():g}"
-            )
-    else:
-        raise ValueError(f"images must be uint8 pixels or floats in [0, 1], got dtype {images.dtype}")
-    if isinstance(input_shape, list):  # a model with several inputs
-        raise ValueError(f"expected a model with one input, got input shapes {input_shape}")
-    per_item = tuple(input_shape)[1:]
-    if any(d is None for d in per_item):
-        raise ValueError(f"the model's input shape {tuple(input_shape)} has unknown sizes")
-    n, height, width = images.shape
-    if int(np.prod(per_item)) != height * width:
-        raise ValueError(
-            f"the model's input shape {tuple(input_shape)} takes {int(np.prod(per_item))} values "
-            f"per item but the images are {height}x{width} ({height * width} values)"
-        )
-    return scaled.reshape((n, *per_item))
-
-
 def predict_probabilities(model, images, *, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
     """``model.predict`` once over all ``images`` ((N, 28, 28) uint8, or floats in [0, 1])
     -> (N, n_classes) float32.
 
     The inputs are scaled and shaped from ``model.input_shape`` by
-    :func:`prepare_inputs`.
+    :func:`core.preprocess.model_input`.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    x = prepare_inputs(images, input_shape=model.input_shape)
+    x = model_input(images, input_shape=model.input_shape)
     probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
     return _probabilities(probs, n_items=x.shape[0])
 

@@ -1,11 +1,13 @@
-"""Model configurations, the Keras models they build, and their exported scripts.
+"""Model configurations and the Keras models they build.
 
 A :class:`ModelConfig` is a frozen description of one training (layers,
-optimizer, batch size, epochs, seed). :func:`build_model` turns it into a
-compiled ``keras.Sequential`` (a declarative list of layers, as in the book),
-:func:`summary_rows` explains its parameter count line by line, and
-:func:`keras_script` writes a complete Python script that trains the same
-model with plain ``model.fit`` and reaches the same test accuracy.
+optimizer, batch size, epochs, seed). :func:`layer_specs` states its network
+once, as a declarative list of :class:`LayerSpec` (as keras-io's
+``keras.Sequential([keras.Input(...), layers.Conv2D(...), ...])``): from it
+:func:`build_model` makes a compiled ``keras.Sequential``,
+:meth:`ModelConfig.architecture_text` its one-line description and
+core/export.py the layer lines of the exported script. :func:`summary_rows`
+explains the parameter count line by line.
 
 Keras is imported inside functions: pages that only show configurations never
 pay for importing TensorFlow.
@@ -16,12 +18,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 
+from core import preprocess
 from core.preprocess import IMAGE_SHAPE, NUM_CLASSES
 
 KINDS = ("dense", "cnn")
@@ -41,8 +45,6 @@ OPTIMIZER_CLASSES = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}  # 0.01
 #: (filters, kernel size) per Conv2D, each followed by 2x2 max pooling.
 CNN_BLOCKS = ((32, 3), (64, 3))
 CNN_POOL = 2
-#: Datasets keras_script can load, with the environment variable for an offline copy.
-SCRIPT_DATASETS = {"mnist": "MNIST_PATH", "fashion_mnist": "FASHION_MNIST_PATH"}
 
 # keras.utils.set_random_seed is process-wide: two trainings building models in
 # two threads must not interleave their seeding and weight creation.
@@ -141,16 +143,7 @@ class ModelConfig:
     # -- presentation -----------------------------------------------------------------
     def architecture_text(self) -> str:
         """The layers in one line, e.g. ``Dense(10, sigmoid) → Dense(10, softmax)``."""
-        parts = []
-        if self.kind == "cnn":
-            for filters, size in CNN_BLOCKS:
-                parts.append(f"Conv2D({filters}, {size}×{size}, relu) → MaxPool({CNN_POOL}×{CNN_POOL})")
-            parts.append("Flatten")
-        parts += [f"Dense({units}, {activation})" for units, activation in self.hidden]
-        if self.dropout:
-            parts.append(f"Dropout({self.dropout:g})")
-        parts.append(f"Dense({NUM_CLASSES}, softmax)")
-        return " → ".join(parts)
+        return " → ".join(spec.describe() for spec in layer_specs(self) if spec.kind != "Input")
 
     def __repr__(self) -> str:
         return (
@@ -213,19 +206,12 @@ def input_shape_for(config: ModelConfig, image_shape: tuple[int, int] = IMAGE_SH
 
 
 def model_input(config: ModelConfig, images: np.ndarray) -> np.ndarray:
-    """(N, H, W) uint8 or float images -> float32 network input: (N, H*W) or (N, H, W, 1).
-
-    uint8 pixels are scaled to [0, 1] (the book's ``astype('float32') / 255``);
-    float images are taken as already scaled.
-    """
+    """(N, H, W) uint8 or [0, 1] float images -> float32 input for config's network:
+    (N, H*W) or (N, H, W, 1), by :func:`core.preprocess.model_input`."""
     images = np.asarray(images)
-    if images.ndim != 3:
-        raise ValueError(f"model_input expects (N, height, width) images, got shape {images.shape}")
-    if images.dtype == np.uint8:
-        images = images.astype(np.float32) / np.float32(255.0)
-    else:
-        images = images.astype(np.float32, copy=False)
-    return images.reshape((len(images), *input_shape_for(config, images.shape[1:])))
+    # A wrong number of dimensions is reported by preprocess.model_input itself.
+    image_shape = images.shape[1:] if images.ndim == 3 else IMAGE_SHAPE
+    return preprocess.model_input(images, input_shape=(None, *input_shape_for(config, image_shape)))
 
 
 def _check_cnn_fits(image_shape: tuple[int, int]) -> None:
@@ -236,46 +222,115 @@ def _check_cnn_fits(image_shape: tuple[int, int]) -> None:
         raise ValueError(f"the CNN needs images of at least 10×10 pixels, got {image_shape[0]}×{image_shape[1]}")
 
 
-def _layer_names() -> Any:
-    """Keras' default names in a fresh process: dense, dense_1, conv2d, ... (per class)."""
-    counts: dict[str, int] = {}
+def _code_value(value: Any) -> str:
+    """A literal as the book writes it: strings in double quotes."""
+    return f'"{value}"' if isinstance(value, str) else repr(value)
 
-    def name(prefix: str) -> str:
-        n = counts.get(prefix, 0)
-        counts[prefix] = n + 1
-        return prefix if n == 0 else f"{prefix}_{n}"
 
-    return name
+def _pair(value: tuple[int, int]) -> str:
+    return f"{value[0]}×{value[1]}"
+
+
+#: How each layer kind reads in the one-line description (architecture_text).
+_DESCRIPTIONS = {
+    "Input": lambda spec: f"Input(shape={spec.options['shape']!r})",
+    "Conv2D": lambda spec: f"Conv2D({spec.args[0]}, {_pair(spec.options['kernel_size'])}, {spec.options['activation']})",
+    "MaxPooling2D": lambda spec: f"MaxPool({_pair(spec.options['pool_size'])})",
+    "Flatten": lambda spec: "Flatten",
+    "Dense": lambda spec: f"Dense({spec.args[0]}, {spec.options['activation']})",
+    "Dropout": lambda spec: f"Dropout({spec.args[0]:g})",
+}
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of a network, declared once: the Keras layer, its script line and its description.
+
+    ``kind`` is the Keras class (``"Dense"``; ``"Input"`` for ``keras.Input``),
+    ``args`` its positional arguments, ``keywords`` its keyword arguments as
+    (name, value) pairs, in the order the script writes them.
+    """
+
+    kind: str
+    args: tuple = ()
+    keywords: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in _DESCRIPTIONS:
+            raise ValueError(f"LayerSpec kind must be one of {tuple(_DESCRIPTIONS)}, got {self.kind!r}")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.keywords)
+
+    @property
+    def default_name(self) -> str:
+        """Keras' name prefix for the class: Dense -> dense, MaxPooling2D -> max_pooling2d."""
+        return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", self.kind).lower()
+
+    def build(self, *, name: str | None = None):
+        """The Keras object: ``keras.Input(...)`` or ``layers.<kind>(..., name=name)``."""
+        import keras
+        from keras import layers
+
+        if self.kind == "Input":
+            return keras.Input(*self.args, **self.options)
+        return getattr(layers, self.kind)(*self.args, **self.options, name=name)
+
+    def code(self) -> str:
+        """The script's line for it, e.g. ``layers.Dense(10, activation="sigmoid")``."""
+        module = "keras" if self.kind == "Input" else "layers"
+        arguments = [_code_value(a) for a in self.args] + [f"{k}={_code_value(v)}" for k, v in self.keywords]
+        return f"{module}.{self.kind}({', '.join(arguments)})"
+
+    def describe(self) -> str:
+        """Its short description, e.g. ``Dense(10, sigmoid)``."""
+        return _DESCRIPTIONS[self.kind](self)
+
+
+def layer_specs(config: ModelConfig, *, input_shape: tuple[int, int] = IMAGE_SHAPE) -> list[LayerSpec]:
+    """The network of a config as a declarative list, first ``Input``, last ``Dense(10, softmax)``.
+
+    input_shape is the (height, width) of the images (the Input layer gets
+    :func:`input_shape_for`). :func:`build_model`, the exported script and
+    :meth:`ModelConfig.architecture_text` are all made from this list.
+    """
+    image_shape = tuple(int(s) for s in input_shape)
+    if len(image_shape) != 2 or min(image_shape) < 1:
+        raise ValueError(f"input_shape must be (height, width), got {image_shape!r}")
+    specs = [LayerSpec("Input", keywords=(("shape", input_shape_for(config, image_shape)),))]
+    if config.kind == "cnn":
+        _check_cnn_fits(image_shape)
+        for filters, kernel in CNN_BLOCKS:
+            specs.append(LayerSpec("Conv2D", (filters,), (("kernel_size", (kernel, kernel)), ("activation", "relu"))))
+            specs.append(LayerSpec("MaxPooling2D", keywords=(("pool_size", (CNN_POOL, CNN_POOL)),)))
+        specs.append(LayerSpec("Flatten"))
+    for units, activation in config.hidden:
+        specs.append(LayerSpec("Dense", (units,), (("activation", activation),)))
+    if config.dropout:
+        specs.append(LayerSpec("Dropout", (config.dropout,)))
+    specs.append(LayerSpec("Dense", (NUM_CLASSES,), (("activation", "softmax"),)))
+    return specs
 
 
 def _sequential(config: ModelConfig, image_shape: tuple[int, int]):
-    """The uncompiled keras.Sequential for a config (weights drawn from Keras' global seed).
+    """The uncompiled keras.Sequential of :func:`layer_specs` (weights drawn from Keras' global seed).
 
     Call it holding ``_BUILD_LOCK``: making layers draws from Python's global
     ``random`` (Keras' default initializer seeds), which a build in another
     thread relies on.
     """
     import keras
-    from keras import layers
 
-    image_shape = tuple(int(s) for s in image_shape)
-    if len(image_shape) != 2 or min(image_shape) < 1:
-        raise ValueError(f"input_shape must be (height, width), got {image_shape!r}")
+    specs = layer_specs(config, input_shape=image_shape)
     # Explicit names equal to what Keras calls them in a fresh process (the exported
     # script), so the summary here reads like the book's however many models were built.
-    name = _layer_names()
-    stack: list[Any] = [keras.Input(shape=input_shape_for(config, image_shape))]
-    if config.kind == "cnn":
-        _check_cnn_fits(image_shape)
-        for filters, kernel in CNN_BLOCKS:
-            stack.append(layers.Conv2D(filters, kernel_size=(kernel, kernel), activation="relu", name=name("conv2d")))
-            stack.append(layers.MaxPooling2D(pool_size=(CNN_POOL, CNN_POOL), name=name("max_pooling2d")))
-        stack.append(layers.Flatten(name=name("flatten")))
-    for units, activation in config.hidden:
-        stack.append(layers.Dense(units, activation=activation, name=name("dense")))
-    if config.dropout:
-        stack.append(layers.Dropout(config.dropout, name=name("dropout")))
-    stack.append(layers.Dense(NUM_CLASSES, activation="softmax", name=name("dense")))
+    counts: dict[str, int] = {}
+    stack = []
+    for spec in specs:
+        n = counts.get(spec.default_name, 0)
+        counts[spec.default_name] = n + 1
+        stack.append(spec.build(name=spec.default_name if n == 0 else f"{spec.default_name}_{n}"))
     return keras.Sequential(stack, name="sequential")
 
 
@@ -392,107 +447,3 @@ def _keras_summary_text(kind: str, hidden: tuple, dropout: float, input_shape: t
     lines: list[str] = []
     model.summary(print_fn=lambda text, *args, **kwargs: lines.append(text))
     return "\n".join(lines).rstrip() + "\n"
-
-
-# -- the exported script ------------------------------------------------------------
-
-def _script_layers(config: ModelConfig) -> list[str]:
-    shape = input_shape_for(config)
-    lines = [f"keras.Input(shape={shape!r}),"]
-    if config.kind == "cnn":
-        for filters, kernel in CNN_BLOCKS:
-            lines.append(f'layers.Conv2D({filters}, kernel_size=({kernel}, {kernel}), activation="relu"),')
-            lines.append(f"layers.MaxPooling2D(pool_size=({CNN_POOL}, {CNN_POOL})),")
-        lines.append("layers.Flatten(),")
-    for units, activation in config.hidden:
-        lines.append(f'layers.Dense({units}, activation="{activation}"),')
-    if config.dropout:
-        lines.append(f"layers.Dropout({config.dropout!r}),")
-    lines.append(f'layers.Dense({NUM_CLASSES}, activation="softmax"),')
-    return lines
-
-
-def keras_script(config: ModelConfig, *, dataset_name: str = "mnist") -> str:
-    """One complete, runnable Python script that trains ``config`` with plain ``model.fit``.
-
-    It loads the data (``keras.datasets.<name>.load_data()``, or the .npz named
-    by ``MNIST_PATH`` / ``FASHION_MNIST_PATH`` when set, for offline machines),
-    prepares it like the playground, builds the same layers after the same
-    ``keras.utils.set_random_seed``, trains, evaluates and prints
-    ``Test accuracy: 0.xxxx``. Run on the same data it reproduces the
-    playground's test accuracy (core/fastfit.py uses ``model.fit``'s batch order).
-    """
-    if not isinstance(config, ModelConfig):
-        raise ValueError(f"keras_script expects a ModelConfig, got {type(config).__name__}")
-    if dataset_name not in SCRIPT_DATASETS:
-        raise ValueError(f"dataset_name must be one of {tuple(SCRIPT_DATASETS)}, got {dataset_name!r}")
-    env = SCRIPT_DATASETS[dataset_name]
-    shape = input_shape_for(config)
-    reshape = "(-1, 784)" if config.kind == "dense" else "(-1, 28, 28, 1)"
-    layer_lines = "\n".join("    " + line for line in _script_layers(config))
-    optimizer = f"keras.optimizers.{OPTIMIZER_CLASSES[config.optimizer]}(learning_rate={config.learning_rate!r})"
-    book_note = ""
-    if config.optimizer == "sgd" and config.learning_rate == 0.01:
-        book_note = "# (the book writes optimizer=\"sgd\": the same SGD with its default learning rate 0.01)\n"
-    fit_extra = f", validation_split={config.validation_split!r}" if config.validation_split else ""
-    return f'''"""{config.name}: {config.architecture_text()}
-
-Exported from MNIST Playground. Trains on {dataset_name} exactly as the playground
-did: same layers, same seed ({config.seed}), same optimizer, batch size and epochs,
-so the test accuracy printed at the end matches the playground's.
-
-Run:  python this_script.py        (needs TensorFlow 2.16+ with Keras 3)
-Offline? Set {env}=/path/to/{dataset_name}.npz (the Keras .npz file).
-"""
-import os
-
-import numpy as np
-import keras
-from keras import layers
-
-SEED = {config.seed}
-
-
-def load_data():
-    """(x_train, y_train), (x_test, y_test) as uint8 images and integer labels."""
-    path = os.environ.get("{env}")
-    if path:
-        with np.load(path, allow_pickle=False) as data:
-            return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
-    return keras.datasets.{dataset_name}.load_data()
-
-
-# 1. The data: 28x28 grey images (uint8, 0..255) and their digits.
-(x_train, y_train), (x_test, y_test) = load_data()
-print("x_train:", x_train.shape, x_train.dtype, " x_test:", x_test.shape)
-
-# 2. Prepare it: scale pixels to 0..1 floats, shape each image for the network
-#    {shape!r}, and one-hot encode the labels.
-x_train = x_train.astype("float32") / 255
-x_test = x_test.astype("float32") / 255
-x_train = x_train.reshape{reshape}
-x_test = x_test.reshape{reshape}
-y_train = keras.utils.to_categorical(y_train, {NUM_CLASSES})
-y_test = keras.utils.to_categorical(y_test, {NUM_CLASSES})
-
-# 3. The model. Seeding first makes the initial weights (and fit's shuffling)
-#    the same as in the playground.
-keras.utils.set_random_seed(SEED)
-model = keras.Sequential([
-{layer_lines}
-])
-model.summary()
-
-# 4. Compile and train.
-{book_note}model.compile(
-    loss="{config.loss}",
-    optimizer={optimizer},
-    metrics=["accuracy"],
-)
-model.fit(x_train, y_train, batch_size={config.batch_size}, epochs={config.epochs}{fit_extra})
-
-# 5. Evaluate on the 10,000 test images the network never saw.
-test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
-print(f"Test loss: {{test_loss:.4f}}")
-print(f"Test accuracy: {{test_accuracy:.4f}}")
-'''

@@ -1,6 +1,8 @@
 """Turning images and labels into what the network eats.
 
-The training steps of the book chapter (scale, flatten, one-hot) and the
+The training steps of the book chapter (scale, flatten, one-hot),
+:func:`model_input`, the one function that turns images into a network's
+input (and :func:`model_input_code`, the same steps as script lines), and the
 preparation of a canvas drawing the way MNIST's own images were made.
 """
 
@@ -27,8 +29,70 @@ def scale(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32) / np.float32(PIXEL_MAX)
 
 
+def unit_pixels(pixels, *, caller: str = "model_input") -> np.ndarray:
+    """uint8 pixels (scaled by :func:`scale`) or floats already in [0, 1] -> float32 in [0, 1].
+
+    Any shape; it is kept. Floats are not divided again: a prepared drawing
+    is in [0, 1] already. ``caller`` names the function in error messages.
+    """
+    pixels = np.asarray(pixels)
+    if pixels.dtype == np.uint8:
+        return scale(pixels)
+    if not np.issubdtype(pixels.dtype, np.floating):
+        raise ValueError(f"{caller} expects uint8 pixels or floats in [0, 1], got dtype {pixels.dtype}")
+    pixels = pixels.astype(np.float32, copy=False)
+    if not np.isfinite(pixels).all():
+        raise ValueError(f"{caller}: float pixels must be in [0, 1], got NaN or infinite values")
+    if pixels.size and (pixels.min() < 0 or pixels.max() > 1):
+        raise ValueError(
+            f"{caller}: float pixels must be in [0, 1], got {pixels.min():g}..{pixels.max():g} "
+            "(pass uint8 pixels 0..255 to have them scaled)"
+        )
+    return pixels
+
+
+def model_input(images, *, input_shape) -> np.ndarray:
+    """(N, H, W) images -> float32 in [0, 1] shaped for a network: the one way images become input.
+
+    ``images``: uint8 pixels 0..255 (divided by 255, as the book does) or
+    floats already in [0, 1] (kept). ``input_shape`` is ``model.input_shape``
+    (batch size first, ``None``): ``(None, 784)`` gives (N, 784) for a Dense
+    network, ``(None, 28, 28, 1)`` gives (N, 28, 28, 1) for a CNN,
+    ``(None, 28, 28)`` keeps (N, 28, 28). :func:`model_input_code` writes the
+    same two steps as script lines.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"model_input expects (N, height, width) images, got shape {images.shape}")
+    if isinstance(input_shape, list):  # a Keras model with several inputs
+        raise ValueError(f"model_input expects a model with one input, got input shapes {input_shape}")
+    per_item = tuple(input_shape)[1:]
+    if any(d is None for d in per_item):
+        raise ValueError(f"the model's input shape {tuple(input_shape)} has unknown sizes")
+    n, height, width = images.shape
+    if int(np.prod(per_item)) != height * width:
+        raise ValueError(
+            f"the model's input shape {tuple(input_shape)} takes {int(np.prod(per_item))} values "
+            f"per item but the images are {height}x{width} ({height * width} values)"
+        )
+    return unit_pixels(images).reshape((n, *per_item))
+
+
+def model_input_code(name: str, *, input_shape) -> list[str]:
+    """The lines of a script doing what :func:`model_input` does to uint8 images in ``name``.
+
+    ``input_shape`` as for :func:`model_input`; e.g. ``x = x.astype("float32") / 255``
+    then ``x = x.reshape(-1, 784)``. A test runs them against model_input.
+    """
+    per_item = tuple(int(d) for d in tuple(input_shape)[1:])
+    return [
+        f'{name} = {name}.astype("float32") / {PIXEL_MAX:g}',
+        f"{name} = {name}.reshape({', '.join(str(d) for d in (-1, *per_item))})",
+    ]
+
+
 def flatten(images: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) -> (N, 784): each image unrolled row by row."""
+    """(N, 28, 28) -> (N, 784): each image unrolled row by row (what model_input does for Dense)."""
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"flatten expects (N, height, width) images, got shape {images.shape}")
@@ -242,20 +306,9 @@ def _validated_image(image) -> np.ndarray:
         )
     if pixels.shape[0] < 1 or pixels.shape[1] < 1:
         raise ValueError(f"prepare_drawing got an image with no pixels, shape {pixels.shape}")
-    if pixels.dtype == np.uint8:
-        return pixels.astype(np.float32) / np.float32(PIXEL_MAX)
     if pixels.dtype == bool:
         return pixels.astype(np.float32)
-    if np.issubdtype(pixels.dtype, np.floating):
-        if not np.isfinite(pixels).all():
-            raise ValueError("prepare_drawing got NaN or infinite pixels")
-        if pixels.min() < 0 or pixels.max() > 1:
-            raise ValueError(
-                "float images must be in [0, 1], got "
-                f"{pixels.min():g}..{pixels.max():g} (divide 0..255 values by 255)"
-            )
-        return pixels.astype(np.float32)
-    raise ValueError(f"prepare_drawing expects uint8, bool or float pixels, got dtype {pixels.dtype}")
+    return unit_pixels(pixels, caller="prepare_drawing")
 
 
 def ink_image(pixels: np.ndarray) -> tuple[np.ndarray, str, bool]:

@@ -11,7 +11,8 @@ import numpy as np
 import streamlit as st
 
 from core.charts.dataset import strip_figure
-from core.charts.drawing import framed, pixel_picture, probabilities_figure
+from core.charts.drawing import framed, pixel_picture
+from core.charts.probabilities import probabilities_figure
 from core.data import CLASS_NAMES, TITLES, DatasetUnavailable
 from core.drawing import (
     CANVAS_SIZE,

@@ -21,8 +21,8 @@ from core.charts.evaluation import (
     confusion_figure,
     gallery_figure,
     per_class_figure,
-    probability_figure,
 )
+from core.charts.probabilities import probabilities_figure
 from core.data import DatasetUnavailable
 from core.model import PRESETS
 from core.runs import MODEL_FILE
@@ -369,6 +369,6 @@ with right:
         f"softmax layer, so they sum to 1 (here {total!s}: 1 up to float32 rounding)."
     )
     st.plotly_chart(
-        probability_figure(vector, class_names=names, true_class=int(y_test[i])),
+        probabilities_figure(vector, class_names=names, true_class=int(y_test[i])),
         key="evaluate_item_probs",
     )

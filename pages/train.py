@@ -13,6 +13,7 @@ import streamlit as st
 
 from core import downloads
 from core.charts.training import compare_runs_figure, training_curves_figure
+from core.export import keras_script
 from core.model import (
     ACTIVATIONS,
     DEFAULT_PRESET,
@@ -24,7 +25,6 @@ from core.model import (
     OPTIMIZERS,
     PRESETS,
     ModelConfig,
-    keras_script,
     keras_summary_text,
     summary_rows,
 )

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT, ROOT
 from core import evaluation as ev
+from core.preprocess import model_input
 
 WORKSPACE = "evaltest"
 EVALUATE = "pages/evaluate.py"
@@ -38,9 +39,9 @@ def train_and_save(x_train, y_train, x_test, y_test, *, root, dataset, epochs=3)
         layers.Dense(10, activation="softmax"),
     ])
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-    x = ev.prepare_inputs(x_train, input_shape=model.input_shape)
+    x = model_input(x_train, input_shape=model.input_shape)
     model.fit(x, keras.utils.to_categorical(y_train, 10), batch_size=100, epochs=epochs, verbose=0)
-    xt = ev.prepare_inputs(x_test, input_shape=model.input_shape)
+    xt = model_input(x_test, input_shape=model.input_shape)
     loss, accuracy = model.evaluate(xt, keras.utils.to_categorical(y_test, 10), verbose=0)
     store = RunStore(WORKSPACE, root=root)
     run = store.create({"preset": "Book"}, dataset=dataset, seed=0, epochs_planned=epochs, name="tiny book")

@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import classification_report, confusion_matrix
 
 from core import evaluation as ev
+from core.preprocess import model_input
 
 RNG_SEED = 1234
 
@@ -183,26 +184,26 @@ def test_one_vs_rest_sums_to_total(random_labels):
 # --------------------------------------------------------------------------- inputs and loss
 
 
-def test_prepare_inputs_shapes_per_model():
+def test_model_input_shapes_per_model():
     images = np.arange(3 * 28 * 28, dtype=np.int64).reshape(3, 28, 28) % 256
     images = images.astype(np.uint8)
-    dense = ev.prepare_inputs(images, input_shape=(None, 784))
+    dense = model_input(images, input_shape=(None, 784))
     assert dense.shape == (3, 784) and dense.dtype == np.float32
     assert dense.max() <= 1.0
     np.testing.assert_allclose(dense[1], images[1].reshape(-1) / 255.0, rtol=1e-6)
-    cnn = ev.prepare_inputs(images, input_shape=(None, 28, 28, 1))
+    cnn = model_input(images, input_shape=(None, 28, 28, 1))
     assert cnn.shape == (3, 28, 28, 1)
     np.testing.assert_allclose(cnn[..., 0], images / 255.0, rtol=1e-6)
 
 
-def test_prepare_inputs_keeps_floats_already_in_unit_range():
+def test_model_input_keeps_floats_already_in_unit_range():
     """A prepared drawing is float in [0, 1] already: shaped, not divided by 255 again."""
     floats = np.linspace(0, 1, 2 * 28 * 28).reshape(2, 28, 28)
-    dense = ev.prepare_inputs(floats, input_shape=(None, 784))
+    dense = model_input(floats, input_shape=(None, 784))
     assert dense.shape == (2, 784) and dense.dtype == np.float32
     np.testing.assert_allclose(dense, floats.reshape(2, -1), rtol=1e-6)
     uint8 = (floats * 255).round().astype(np.uint8)
-    np.testing.assert_allclose(ev.prepare_inputs(uint8, input_shape=(None, 28, 28, 1))[..., 0],
+    np.testing.assert_allclose(model_input(uint8, input_shape=(None, 28, 28, 1))[..., 0],
                                floats, atol=0.5 / 255)
 
 
@@ -237,10 +238,10 @@ def test_loss_and_accuracy_formula():
         (lambda: ev.cell_gallery([0], np.array([[np.nan, 1.0]]), true_class=0, pred_class=0), "NaN"),
         (lambda: ev.per_class_report([0], [0], class_names=("a", "b")), "10 names"),
         (lambda: ev.most_confused_pairs(np.eye(10), top=0), "top"),
-        (lambda: ev.prepare_inputs(np.full((2, 28, 28), 255.0), input_shape=(None, 784)), r"\[0, 1\]"),
-        (lambda: ev.prepare_inputs(np.full((2, 28, 28), np.nan), input_shape=(None, 784)), r"\[0, 1\]"),
-        (lambda: ev.prepare_inputs(np.zeros((2, 28, 28), np.int64), input_shape=(None, 784)), "uint8"),
-        (lambda: ev.prepare_inputs(np.zeros((2, 28, 28), np.uint8), input_shape=(None, 100)), "784"),
+        (lambda: model_input(np.full((2, 28, 28), 255.0), input_shape=(None, 784)), r"\[0, 1\]"),
+        (lambda: model_input(np.full((2, 28, 28), np.nan), input_shape=(None, 784)), r"\[0, 1\]"),
+        (lambda: model_input(np.zeros((2, 28, 28), np.int64), input_shape=(None, 784)), "uint8"),
+        (lambda: model_input(np.zeros((2, 28, 28), np.uint8), input_shape=(None, 100)), "784"),
         (lambda: ev.loss_and_accuracy([], np.zeros((0, 10))), "empty"),
     ],
 )
@@ -274,7 +275,7 @@ def tiny_trained_model():
         layers.Dense(10, activation="softmax"),
     ])
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-    x_flat = ev.prepare_inputs(x[:1000], input_shape=model.input_shape)
+    x_flat = model_input(x[:1000], input_shape=model.input_shape)
     model.fit(x_flat, keras.utils.to_categorical(y[:1000], 10), batch_size=100, epochs=3, verbose=0)
     return model, x[1000:], y[1000:]
 
@@ -283,7 +284,7 @@ def test_matrix_accuracy_equals_keras_evaluate(tiny_trained_model):
     import keras
 
     model, x_test, y_test = tiny_trained_model
-    x = ev.prepare_inputs(x_test, input_shape=model.input_shape)
+    x = model_input(x_test, input_shape=model.input_shape)
     loss, accuracy = model.evaluate(x, keras.utils.to_categorical(y_test, 10), verbose=0)
     probs = ev.predict_probabilities(model, x_test)
     assert probs.shape == (len(y_test), 10)

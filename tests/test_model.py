@@ -13,15 +13,18 @@ from core.model import (
     DEFAULT_PRESET,
     PRESETS,
     LayerRow,
+    LayerSpec,
     ModelConfig,
     build_model,
     count_params,
     input_shape_for,
-    keras_script,
     keras_summary_text,
+    layer_specs,
     model_input,
     summary_rows,
 )
+from core.export import keras_script
+from core.preprocess import model_input_code
 
 
 # -- presets -----------------------------------------------------------------------
@@ -224,6 +227,48 @@ def test_input_shapes_and_model_input():
     assert input_shape_for(PRESETS["Book"], (8, 8)) == (64,)
     with pytest.raises(ValueError, match="expects \\(N, height, width\\)"):
         model_input(PRESETS["Book"], np.zeros((3, 784)))
+
+
+def test_script_prepares_the_data_like_model_input():
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    for name in ("Book", "CNN"):
+        config = PRESETS[name]
+        network_input = (None, *input_shape_for(config))
+        scope = {"x": images}
+        exec("\n".join(model_input_code("x", input_shape=network_input)), scope)
+        assert scope["x"].dtype == np.float32
+        np.testing.assert_array_equal(scope["x"], model_input(config, images))
+        script = keras_script(config)
+        for line in model_input_code("x_train", input_shape=network_input):
+            assert line + "\n" in script
+
+
+# -- one list of layer specs -------------------------------------------------------
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_one_layer_list_makes_the_model_the_script_and_the_description(name):
+    config = PRESETS[name]
+    specs = layer_specs(config)
+    assert specs[0].kind == "Input" and specs[0].options["shape"] == input_shape_for(config)
+    assert specs[-1] == LayerSpec("Dense", (10,), (("activation", "softmax"),))
+    model = build_model(config)
+    assert [type(layer).__name__ for layer in model.layers] == [spec.kind for spec in specs[1:]]
+    assert config.architecture_text() == " → ".join(spec.describe() for spec in specs[1:])
+    script = keras_script(config)
+    for spec in specs:
+        assert f"    {spec.code()},\n" in script
+
+
+def test_layer_spec_code_and_description_read_like_keras_io():
+    conv, pool = layer_specs(PRESETS["CNN"])[1:3]
+    assert conv.code() == 'layers.Conv2D(32, kernel_size=(3, 3), activation="relu")'
+    assert conv.describe() == "Conv2D(32, 3×3, relu)"
+    assert pool.code() == "layers.MaxPooling2D(pool_size=(2, 2))"
+    assert pool.default_name == "max_pooling2d"
+    assert layer_specs(PRESETS["Book"], input_shape=(8, 8))[0].code() == "keras.Input(shape=(64,))"
+    layer = LayerSpec("Dropout", (0.25,)).build(name="dropout_3")
+    assert (type(layer).__name__, layer.rate, layer.name) == ("Dropout", 0.25, "dropout_3")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        LayerSpec("Conv3D")
 
 
 def test_small_images_dense_ok_cnn_explained():

@@ -295,8 +295,8 @@ class FakeModel:
 
 @pytest.mark.parametrize("input_shape", [(None, 784), (None, 28, 28, 1), (None, 28, 28)])
 def test_a_drawing_is_shaped_like_the_test_set(input_shape):
-    """One shaping function for drawings and test images: core.evaluation.prepare_inputs."""
-    from core.evaluation import prepare_inputs
+    """One shaping function for drawings and test images: core.preprocess.model_input."""
+    from core.preprocess import model_input
 
     image = prepare_drawing(rgba_digit())
     model = FakeModel(input_shape)
@@ -304,7 +304,7 @@ def test_a_drawing_is_shaped_like_the_test_set(input_shape):
     assert model.seen.shape == (1,) + input_shape[1:] and model.seen.dtype == np.float32
     np.testing.assert_array_equal(model.seen.reshape(-1), image.reshape(-1))  # [0, 1] floats kept as they are
     as_pixels = np.round(image * 255).astype(np.uint8)[np.newaxis]
-    np.testing.assert_allclose(prepare_inputs(as_pixels, input_shape=input_shape), model.seen, atol=1 / 255)
+    np.testing.assert_allclose(model_input(as_pixels, input_shape=input_shape), model.seen, atol=1 / 255)
     with pytest.raises(ValueError, match="input shape"):
         predict_drawing(FakeModel((None, 32, 32, 3)), image)
     with pytest.raises(ValueError, match=r"\(28, 28\) image"):

@@ -298,7 +298,8 @@ def test_timestamps_and_repr(store):
 
 
 def test_script_of_a_run_is_the_keras_script_of_its_config(tmp_path):
-    from core.model import PRESETS, keras_script
+    from core.export import keras_script
+    from core.model import PRESETS
 
     store = RunStore("ws1", root=tmp_path)
     config = PRESETS["Book"].replace(epochs=3, batch_size=50)

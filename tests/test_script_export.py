@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from core import fastfit
-from core.model import PRESETS, ModelConfig, build_model, keras_script, model_input
+from core.export import keras_script
+from core.model import PRESETS, ModelConfig, build_model, model_input
 from core.preprocess import one_hot
 
 TOLERANCE = 0.002

@@ -1,42 +1,8 @@
-"""Figures and pictures for the Draw page: the 10 probabilities and the X-ray images."""
+"""Pictures for the Draw page's X-ray (its probability bars: core/charts/probabilities.py)."""
 
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
-
-from core.charts.style import INK
-
-PALE = "#a9bfd6"
-UNSURE = "#b0b0b0"
-
-
-def probabilities_figure(
-    probabilities: np.ndarray,
-    *,
-    class_names: tuple[str, ...] | list[str] = tuple(str(d) for d in range(10)),
-    sure: bool = True,
-    height: int = 260,
-) -> go.Figure:
-    """Bar chart of all class probabilities (softmax output); the top bar is dark
-    when the network is sure, grey when it is not."""
-    probabilities = np.asarray(probabilities, dtype=float).ravel()
-    if probabilities.size != len(class_names):
-        raise ValueError(f"{probabilities.size} probabilities for {len(class_names)} classes")
-    top = int(np.argmax(probabilities))
-    colours = [PALE] * probabilities.size
-    colours[top] = INK if sure else UNSURE
-    fig = go.Figure(
-        go.Bar(
-            x=list(class_names), y=probabilities, marker_color=colours,
-            text=[f"{p:.0%}" if p >= 0.005 else "" for p in probabilities], textposition="outside",
-            hovertemplate="%{x}: %{y:.4f}<extra></extra>", cliponaxis=False,
-        )
-    )
-    fig.update_xaxes(type="category", title=None)
-    fig.update_yaxes(range=[0, 1.1], tickformat=".0%", title="probability")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=20, b=10), showlegend=False)
-    return fig
 
 
 def pixel_picture(image: np.ndarray, *, size: int = 140) -> np.ndarray:

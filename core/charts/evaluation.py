@@ -1,5 +1,5 @@
-"""Figures for the Evaluate page: the clickable confusion matrix, probability bars,
-a cell's gallery, per-class scores. Plain arrays in, plotly figures out.
+"""Figures for the Evaluate page: the clickable confusion matrix, a cell's gallery,
+per-class scores (its probability bars: core/charts/probabilities.py). Plain arrays in, plotly figures out.
 """
 
 from __future__ import annotations
@@ -9,12 +9,10 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from core.charts.probabilities import bar_colours
 from core.charts.style import BINARY
 
 MATRIX_COLORS = "Blues"
-PREDICTED_COLOR = "#d62728"  # the class the model chose (red when it is wrong)
-TRUE_COLOR = "#2ca02c"       # the true class
-OTHER_COLOR = "#9aa7b5"
 TITLE_COLOR = "#1b1f24"
 SELECTED_OUTLINE = "#ff7f0e"
 SCORE_COLORS = {"precision": "#1f77b4", "recall": "#ff7f0e", "F1": "#2ca02c"}
@@ -132,39 +130,6 @@ def confusion_figure(
     return fig
 
 
-def probability_figure(
-    probs: np.ndarray,
-    *,
-    class_names: Sequence[str],
-    true_class: int | None = None,
-    title: str | None = None,
-    height: int = 260,
-) -> go.Figure:
-    """The predicted probabilities (n,) as bars, the chosen class red, the true class green."""
-    probs = np.asarray(probs, dtype=float)
-    if probs.ndim != 1:
-        raise ValueError(f"probs must be one probability vector (n,), got shape {probs.shape}")
-    names = _check_names(class_names, probs.size)
-    predicted = int(np.argmax(probs))
-    colors = [OTHER_COLOR] * probs.size
-    if true_class is not None:
-        colors[true_class] = TRUE_COLOR
-    colors[predicted] = PREDICTED_COLOR if true_class not in (None, predicted) else TRUE_COLOR
-    fig = go.Figure(
-        go.Bar(
-            x=names, y=probs, marker_color=colors,
-            text=[f"{p:.2f}" for p in probs], textposition="outside",
-            hovertemplate="%{x}: %{y:.4f}<extra></extra>",
-        )
-    )
-    fig.update_xaxes(type="category", title="class")
-    fig.update_yaxes(range=[0, 1.15], title="probability")
-    fig.update_layout(
-        title=title, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-    )
-    return fig
-
-
 # Pixel layout of one gallery item: its title, the image, the bars, their tick labels.
 GALLERY_TITLE_PX = 32  # two lines: the index, then the prediction
 GALLERY_IMAGE_PX = 120
@@ -221,11 +186,8 @@ def gallery_figure(
             z=images[pos], colorscale=BINARY, zmin=0, zmax=255, showscale=False,
             hoverinfo="skip", xaxis=f"x{img_axis}", yaxis=f"y{img_axis}",
         ))
-        colors = [OTHER_COLOR] * n
-        colors[true_class] = TRUE_COLOR
-        colors[j] = TRUE_COLOR if j == true_class else PREDICTED_COLOR
         fig.add_trace(go.Bar(
-            x=list(range(n)), y=p, marker_color=colors, customdata=names,
+            x=list(range(n)), y=p, marker_color=bar_colours(p, true_class=true_class), customdata=names,
             hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
             xaxis=f"x{bar_axis}", yaxis=f"y{bar_axis}",
         ))

@@ -8,10 +8,10 @@ where that epoch ends. So per-batch and per-epoch points line up.
 from __future__ import annotations
 
 import html
-
 from typing import Mapping, Sequence
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 
 from core.charts.style import INK
@@ -23,9 +23,8 @@ METRICS = (("loss", "Loss"), ("accuracy", "Accuracy"))
 TRAIN_COLOUR = INK
 BATCH_COLOUR = "#9db9d5"
 VALIDATION_COLOUR = "#d9822b"
-# Colours for overlaid runs (plotly's default sequence, minus nothing).
-RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-               "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+#: Colours for overlaid runs: plotly's D3 palette (matplotlib's tab10), ten well-separated hues.
+RUN_COLOURS = tuple(plotly.colors.qualitative.D3)
 
 
 def group_means(steps: Sequence[float], values: Sequence[float], *, max_points: int = MAX_LIVE_POINTS
