@@ -453,6 +453,13 @@ def live_jobs(workspace: str) -> list[TrainingJob]:
         return [job for job in _LIVE_JOBS.get(workspace, []) if not job.done]
 
 
+def all_live_jobs() -> list[TrainingJob]:
+    """Every job queued or training in this process, all workspaces, oldest run first."""
+    with _LIVE_LOCK:
+        jobs = [job for jobs in _LIVE_JOBS.values() for job in jobs if not job.done]
+    return sorted(jobs, key=lambda job: job.run_id)  # run ids sort by creation time
+
+
 def _register(job: TrainingJob) -> None:
     with _LIVE_LOCK:
         _LIVE_JOBS.setdefault(job.workspace, []).append(job)
