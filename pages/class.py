@@ -197,8 +197,8 @@ def lesson_link_section() -> None:
                          help="Where students open the app (the Train page).")
     try:
         link = lesson_links.make_link(base, preset=preset, epochs=int(epochs), batch=int(batch), lock=lock)
-    except ValueError as error:
-        st.error(escape_markdown(str(error)))
+    except ValueError:  # the widgets only allow valid settings: the address is wrong
+        st.error(f"The app address must be a full link, such as {FALLBACK_BASE_URL}")
         return
     st.code(link, language=None)
     st.caption("Students who open this link start a new run with these settings"
