@@ -27,7 +27,6 @@ from ui.teacher import configured_passcode
 K = "class_"  # prefix of this page's widget and state keys
 REFRESH_S = 2.0
 LEADERBOARD_SIZE = 10
-MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 FALLBACK_BASE_URL = "http://localhost:8501/train"
 
 
@@ -107,8 +106,8 @@ def leaderboard_section(rows: list[classroom.ClassRow]) -> None:
         with column:
             st.markdown(f"### {escape_markdown(preset)}")
             for entry in board:
-                medal = MEDALS.get(entry.place, f"{entry.place}.")
-                st.markdown(f"#### {medal} {escape_markdown(entry.student)} · {entry.test_accuracy:.2%}")
+                # (No medal emoji: headless classroom machines often lack an emoji font.)
+                st.markdown(f"#### {entry.place}. {escape_markdown(entry.student)} · {entry.test_accuracy:.2%}")
 
 
 def chart_section(rows: list[classroom.ClassRow]) -> None:
@@ -136,15 +135,17 @@ def chart_section(rows: list[classroom.ClassRow]) -> None:
     except (KeyError, CorruptRunError, OSError):
         st.caption("This run's history cannot be read (deleted or still being written).")
         return
-    if history.get("batch_steps"):
-        st.plotly_chart(
-            training_curves_figure(
-                batch_steps=history["batch_steps"], batch_logs=history.get("batch", {}),
-                epochs=history.get("epochs", []), epoch_logs=history.get("epoch", {}),
-                steps_per_epoch=history.get("steps_per_epoch") or 1, total_epochs=history.get("total_epochs"),
-            ),
-            key=K + "curves", config={"displayModeBar": False},
-        )
+    if not history.get("batch_steps"):
+        st.caption("No curves recorded for this run yet.")
+        return
+    st.plotly_chart(
+        training_curves_figure(
+            batch_steps=history["batch_steps"], batch_logs=history.get("batch", {}),
+            epochs=history.get("epochs", []), epoch_logs=history.get("epoch", {}),
+            steps_per_epoch=history.get("steps_per_epoch") or 1, total_epochs=history.get("total_epochs"),
+        ),
+        key=K + "curves", config={"displayModeBar": False},
+    )
 
 
 def table_section(rows: list[classroom.ClassRow]) -> None:
@@ -213,9 +214,10 @@ def main() -> None:
         return
     if not passcode_section():
         return
-    title, leave = st.columns([6, 1], vertical_alignment="bottom")
+    title, leave = st.columns([5, 1], vertical_alignment="bottom")
     title.title("Class")
-    leave.button("Lock the page", key=K + "leave", on_click=_leave, icon=":material/lock:")
+    leave.button("Lock", key=K + "leave", on_click=_leave, icon=":material/lock:",
+                 help="Close the page again: the passcode is asked for next time.")
     live_class()
     with st.expander("Lesson link", expanded=False, icon=":material/link:"):
         lesson_link_section()

@@ -132,7 +132,7 @@ def test_the_right_passcode_shows_the_class_by_display_name(runs_root, monkeypat
     assert sorted(table["student"]) == sorted(["Ana", "Ben <b>*bold*</b>", "Ben <b>*bold*</b>",
                                                profile.anonymous_name("noname3")])
     markdown = [m.value for m in at.markdown]
-    assert "#### 🥇 Ana · 99.10%" in markdown
+    assert "#### 1. Ana · 99.10%" in markdown
     # Markup in a name is shown literally (escaped), never rendered.
     assert any(escape_markdown(STUDENTS["benws2"]) in m for m in markdown)
     assert not any("<b>" in m for m in markdown)

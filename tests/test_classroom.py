@@ -120,7 +120,7 @@ def test_chart_points_and_figure(class_root):
     for point in points:
         assert rows[point.index].key == point.key and rows[point.index].test_accuracy == point.test_accuracy
     figure = class_scatter_figure(points)
-    assert {trace.name for trace in figure.data} == {"CNN", "Book"}
+    assert [trace.name for trace in figure.data] == ["Book", "CNN"]  # menu order
     cnn = next(t for t in figure.data if t.name == "CNN")
     assert sorted(cnn.x) == [2, 4, 6] and max(cnn.y) == 0.991
     keys = {row.key for row in rows}

@@ -8,6 +8,7 @@ from typing import Sequence
 import plotly.graph_objects as go
 
 from core.charts.training import RUN_COLOURS
+from core.model import PRESETS
 
 
 def _plain(text: str) -> str:
@@ -20,7 +21,10 @@ def class_scatter_figure(points: Sequence, *, height: int = 460) -> go.Figure:
 
     Each point's ``customdata[0]`` is its ``key`` (opaque), so a selection names the run.
     """
-    presets = list(dict.fromkeys(p.preset for p in points))
+    # The built-in presets in menu order (a stable colour each), then any other.
+    order = list(PRESETS)
+    presets = sorted(dict.fromkeys(p.preset for p in points),
+                     key=lambda name: (order.index(name) if name in order else len(order), name))
     traces = []
     for i, preset in enumerate(presets):
         mine = [p for p in points if p.preset == preset]
