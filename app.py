@@ -9,6 +9,7 @@ import streamlit as st
 from ui.data import dataset_picker
 from ui.runs import sidebar_status
 from ui.lesson import available_steps
+from ui.profile import display_name_box
 
 st.set_page_config(page_title="MNIST Playground", page_icon="✏️", layout="wide")
 
@@ -23,5 +24,6 @@ with st.sidebar:
     st.title("✏️ MNIST Playground")
 dataset_picker()
 sidebar_status()
+display_name_box()
 
 page.run()

@@ -89,6 +89,13 @@ _LIVE_LOCK = threading.Lock()
 _LIVE_JOBS: dict[str, list[TrainingJob]] = {}
 
 
+def all_live_jobs() -> list[TrainingJob]:
+    """Every job queued or training in this process, all workspaces, oldest run first (the Class page)."""
+    with _LIVE_LOCK:
+        jobs = [job for jobs in _LIVE_JOBS.values() for job in jobs if not job.done]
+    return sorted(jobs, key=lambda job: job.run_id)  # run ids sort by creation time
+
+
 def live_jobs(workspace: str) -> list[TrainingJob]:
     """The jobs of a workspace that are queued or training in this process, oldest first."""
     with _LIVE_LOCK:

@@ -236,6 +236,61 @@ class RunListing:
         return len(self.runs)
 
 
+def run_info(workspace: str, run_id: str, path: Path, cfg: dict, metrics: dict) -> RunInfo:
+    """A RunInfo from a run's parsed config.json and metrics.json (CorruptRunError when bad).
+
+    The one reading of a run's record: ``RunStore.get`` and the Class page's index
+    (which caches the parsed files) both use it.
+    """
+    try:
+        status = str(metrics.get("status", ""))
+        if status not in ACTIVE_STATUSES | FINAL_STATUSES:
+            raise CorruptRunError(f"{METRICS_FILE} has an unknown status {status!r}")
+        if status in ACTIVE_STATUSES and not writer_alive(
+            metrics.get("writer"), float(metrics.get("updated_at") or 0)
+        ):
+            status = INTERRUPTED
+        model_config = cfg.get("model")
+        if not isinstance(model_config, dict):
+            raise CorruptRunError(f"{CONFIG_FILE} has no model configuration")
+        # Parsed once here; a configuration of an older or newer app version
+        # still lists (and its model still loads), with the reason shown.
+        config, config_problem = None, ""
+        try:
+            config = ModelConfig.from_dict(model_config)
+        except (TypeError, ValueError) as error:
+            config_problem = f"its settings in {CONFIG_FILE} cannot be read ({error})"
+
+        def number(key: str) -> float | None:
+            value = metrics.get(key)
+            return None if value is None else float(value)
+
+        return RunInfo(
+            run_id=run_id,
+            workspace=workspace,
+            name=str(cfg.get("name") or run_id),
+            status=status,
+            config=config,
+            config_problem=config_problem,
+            dataset=str(cfg.get("dataset", "mnist")),
+            seed=int(cfg.get("seed", 0)),
+            epochs_done=int(metrics.get("epochs_done") or 0),
+            epochs_planned=int(metrics.get("epochs_planned") or 0),
+            test_loss=number("test_loss"),
+            test_accuracy=number("test_accuracy"),
+            train_seconds=number("train_seconds"),
+            created=str(cfg.get("created", "")),
+            message=str(metrics.get("message") or ""),
+            hint=str(metrics.get("hint") or ""),
+            has_model=(path / MODEL_FILE).is_file(),
+            path=path,
+        )
+    except (TypeError, ValueError) as error:
+        if isinstance(error, CorruptRunError):
+            raise
+        raise CorruptRunError(f"{METRICS_FILE} or {CONFIG_FILE} has a bad value ({error})") from None
+
+
 class RunStore:
     """The runs of one workspace, as folders under ``root/<workspace>/``.
 
@@ -338,53 +393,7 @@ class RunStore:
         path = self._existing(run_id)
         cfg = _read_json(path / CONFIG_FILE)
         metrics = _read_json(path / METRICS_FILE)
-        try:
-            status = str(metrics.get("status", ""))
-            if status not in ACTIVE_STATUSES | FINAL_STATUSES:
-                raise CorruptRunError(f"{METRICS_FILE} has an unknown status {status!r}")
-            if status in ACTIVE_STATUSES and not writer_alive(
-                metrics.get("writer"), float(metrics.get("updated_at") or 0)
-            ):
-                status = INTERRUPTED
-            model_config = cfg.get("model")
-            if not isinstance(model_config, dict):
-                raise CorruptRunError(f"{CONFIG_FILE} has no model configuration")
-            # Parsed once here; a configuration of an older or newer app version
-            # still lists (and its model still loads), with the reason shown.
-            config, config_problem = None, ""
-            try:
-                config = ModelConfig.from_dict(model_config)
-            except (TypeError, ValueError) as error:
-                config_problem = f"its settings in {CONFIG_FILE} cannot be read ({error})"
-
-            def number(key: str) -> float | None:
-                value = metrics.get(key)
-                return None if value is None else float(value)
-
-            return RunInfo(
-                run_id=run_id,
-                workspace=self.workspace,
-                name=str(cfg.get("name") or run_id),
-                status=status,
-                config=config,
-                config_problem=config_problem,
-                dataset=str(cfg.get("dataset", "mnist")),
-                seed=int(cfg.get("seed", 0)),
-                epochs_done=int(metrics.get("epochs_done") or 0),
-                epochs_planned=int(metrics.get("epochs_planned") or 0),
-                test_loss=number("test_loss"),
-                test_accuracy=number("test_accuracy"),
-                train_seconds=number("train_seconds"),
-                created=str(cfg.get("created", "")),
-                message=str(metrics.get("message") or ""),
-                hint=str(metrics.get("hint") or ""),
-                has_model=(path / MODEL_FILE).is_file(),
-                path=path,
-            )
-        except (TypeError, ValueError) as error:
-            if isinstance(error, CorruptRunError):
-                raise
-            raise CorruptRunError(f"{METRICS_FILE} or {CONFIG_FILE} has a bad value ({error})") from None
+        return run_info(self.workspace, run_id, path, cfg, metrics)
 
     def list_runs(self) -> RunListing:
         """All runs of the workspace, newest first; unreadable ones are skipped with a warning."""

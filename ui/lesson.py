@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ui.teacher import configured_passcode
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -14,6 +16,7 @@ class Step:
     title: str
     icon: str
     blurb: str
+    teacher_only: bool = False  # listed only when a teacher passcode is configured
 
 
 STEPS = (
@@ -29,9 +32,14 @@ STEPS = (
          "accuracy alone can mislead."),
     Step("pages/draw.py", "4 · Draw", ":material/draw:",
          "Draw a digit, see every preprocessing step, and what the network thinks."),
+    Step("pages/class.py", "Class", ":material/groups:",
+         "For the teacher (passcode): every student's runs, leaderboards, who is training, "
+         "lesson links.", teacher_only=True),
 )
 
 
 def available_steps() -> list[Step]:
-    """The steps whose page file exists (a page is registered only once it is there)."""
-    return [step for step in STEPS if (ROOT / step.path).is_file()]
+    """The steps whose page file exists (a page is registered only once it is there);
+    the teacher's page only when a passcode is configured."""
+    teacher = configured_passcode() is not None
+    return [step for step in STEPS if (ROOT / step.path).is_file() and (teacher or not step.teacher_only)]

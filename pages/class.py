@@ -1,0 +1,226 @@
+"""Class: the teacher's view of every student's runs, behind a passcode.
+
+Shown in the navigation only when a passcode is configured (``ui.lesson``). Until
+the passcode is entered, nothing of any workspace is on the page; once entered it
+holds for this browser session. Students appear by display name, never by id.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
+import streamlit as st
+
+from core import classroom, lesson_links, profile
+from core import passcode as teacher_passcode
+from core.charts.classroom import class_scatter_figure
+from core.charts.training import training_curves_figure
+from core.config import runs_dir
+from core.model import DEFAULT_PRESET, MAX_BATCH_SIZE, MAX_EPOCHS, PRESETS
+from core.runs import CorruptRunError, RunStore
+from core.queue import all_live_jobs
+from ui.runs import escape_markdown
+from ui.teacher import configured_passcode
+
+K = "class_"  # prefix of this page's widget and state keys
+REFRESH_S = 2.0
+LEADERBOARD_SIZE = 10
+FALLBACK_BASE_URL = "http://localhost:8501/train"
+
+
+# -- the passcode ------------------------------------------------------------------------
+def _attempts() -> teacher_passcode.Attempts:
+    return teacher_passcode.Attempts(st.session_state.setdefault(K + "attempts", {}))
+
+
+def _on_passcode() -> None:
+    entered = st.session_state.get(K + "passcode") or ""
+    # The passcode is never kept in the session (nor sent back to the browser).
+    st.session_state[K + "passcode"] = ""
+    if entered and not _attempts().submit(entered, configured_passcode()):
+        st.session_state[K + "wrong"] = True
+
+
+def _leave() -> None:
+    _attempts().lock()
+
+
+def passcode_section() -> bool:
+    """The passcode field until the right one is entered; True once it has been (this session)."""
+    attempts = _attempts()
+    if attempts.unlocked:
+        return True
+    st.title("Class")
+    st.write("The teacher's view of the class. Enter the teacher passcode to open it.")
+    locked_for = attempts.locked_for()
+    st.text_input("Teacher passcode", type="password", key=K + "passcode", on_change=_on_passcode,
+                  disabled=locked_for > 0, autocomplete="off")
+    wrong = st.session_state.pop(K + "wrong", False)
+    if locked_for > 0:
+        st.error(f"{attempts.max_tries} wrong passcodes: the field is locked for "
+                 f"{math.ceil(locked_for)} more seconds.")
+        st.button("Try again", key=K + "retry", help="Opens the field again once the minute is over.")
+    elif wrong:
+        st.error(f"Wrong passcode: {attempts.tries_left} tries left before the field locks for a minute.")
+    return False
+
+
+# -- the live class (refreshed every REFRESH_S) ---------------------------------------------
+def _index() -> classroom.ClassIndex:
+    index = st.session_state.get(K + "index")
+    if index is None or index.root != runs_dir():  # PLAYGROUND_RUNS_DIR changed
+        index = st.session_state[K + "index"] = classroom.ClassIndex(runs_dir())
+    return index
+
+
+def live_section(index: classroom.ClassIndex) -> None:
+    """Who trains now and who waits, with a Stop button per training."""
+    names = index.display_names()
+    entries = classroom.live_entries(
+        all_live_jobs(), display_name=lambda ws: names.get(ws) or profile.anonymous_name(ws))
+    st.subheader("Training now", anchor=False)
+    if not entries:
+        st.caption("Nobody is training or waiting right now.")
+        return
+    for entry in entries:
+        who, bar, stop = st.columns([2, 4, 1], vertical_alignment="center")
+        where = "training" if entry.place is None else f"waiting, place {entry.place}"
+        who.markdown(f"**{escape_markdown(entry.student)}** · {escape_markdown(entry.run)} ({where})")
+        bar.progress(entry.fraction, text=escape_markdown(entry.progress))
+        stop.button("Stop", key=f"{K}stop_{entry.key}", on_click=entry.job.stop,
+                    disabled=entry.stop_requested, icon=":material/stop_circle:")
+
+
+def leaderboard_section(rows: list[classroom.ClassRow]) -> None:
+    """A leaderboard per preset, large enough for a projector (names only, no ids)."""
+    st.subheader("Leaderboards (test accuracy, best run per student)", anchor=False)
+    presets = classroom.presets_in(rows)
+    boards = [(p, classroom.leaderboard(rows, preset=p, limit=LEADERBOARD_SIZE)) for p in presets]
+    boards = [(p, b) for p, b in boards if b]
+    if not boards:
+        st.caption("No finished run yet.")
+        return
+    for column, (preset, board) in zip(st.columns(len(boards)), boards):
+        with column:
+            st.markdown(f"### {escape_markdown(preset)}")
+            for entry in board:
+                # (No medal emoji: headless classroom machines often lack an emoji font.)
+                st.markdown(f"#### {entry.place}. {escape_markdown(entry.student)} · {entry.test_accuracy:.2%}")
+
+
+def chart_section(rows: list[classroom.ClassRow]) -> None:
+    """Test accuracy against epochs for every run; a clicked point shows that run's curves."""
+    points = classroom.class_chart_points(rows)
+    st.subheader("The class chart", anchor=False)
+    if not points:
+        st.caption("The chart fills in as runs finish.")
+        return
+    event = st.plotly_chart(class_scatter_figure(points), key=K + "chart", on_select="rerun",
+                            selection_mode="points", config={"displayModeBar": False})
+    selected = [p.get("customdata") for p in (event.selection.points if event else [])]
+    if selected and selected[0]:
+        # Kept in the session: the chart is redrawn (and its selection lost) when a run changes.
+        st.session_state[K + "selected"] = str(selected[0][0])
+    key = st.session_state.get(K + "selected")
+    row = next((r for r in rows if r.key == key), None)
+    if row is None:
+        st.caption("Click a point to see that run's curves.")
+        return
+    st.markdown(f"**{escape_markdown(row.student)}** · {escape_markdown(row.info.name)} "
+                f"({escape_markdown(row.info.status_text)})")
+    try:
+        history = RunStore(row.workspace, root=row.info.path.parent.parent).history(row.run_id)
+    except (KeyError, CorruptRunError, OSError):
+        st.caption("This run's history cannot be read (deleted or still being written).")
+        return
+    if not history.get("batch_steps"):
+        st.caption("No curves recorded for this run yet.")
+        return
+    st.plotly_chart(
+        training_curves_figure(
+            batch_steps=history["batch_steps"], batch_logs=history.get("batch", {}),
+            epochs=history.get("epochs", []), epoch_logs=history.get("epoch", {}),
+            steps_per_epoch=history.get("steps_per_epoch") or 1, total_epochs=history.get("total_epochs"),
+        ),
+        key=K + "curves", config={"displayModeBar": False},
+    )
+
+
+def table_section(rows: list[classroom.ClassRow]) -> None:
+    """Every run of every student (by display name), and the CSV of it."""
+    st.subheader(f"All runs ({len(rows)})", anchor=False)
+    if not rows:
+        st.caption("No student has trained yet.")
+        return
+    st.dataframe(
+        pd.DataFrame([row.public() for row in rows], columns=classroom.PUBLIC_COLUMNS),
+        hide_index=True, width="stretch",
+        column_config={"test_accuracy": st.column_config.NumberColumn("test accuracy", format="%.4f")},
+    )
+    st.download_button("Download the class as CSV", classroom.class_csv(rows), file_name="class-runs.csv",
+                       mime="text/csv", key=K + "csv", on_click="ignore", icon=":material/download:")
+
+
+@st.fragment(run_every=REFRESH_S)
+def live_class() -> None:
+    index = _index()
+    rows = index.rows()
+    live_section(index)
+    leaderboard_section(rows)
+    chart_section(rows)
+    table_section(rows)
+
+
+# -- lesson links ------------------------------------------------------------------------
+def _train_url() -> str:
+    """The Train page's address as the browser sees this app."""
+    url = st.context.url
+    if not url:
+        return FALLBACK_BASE_URL
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    head = path.rsplit("/", 1)[0] if path.endswith("/class") else path
+    return urlunsplit(parts._replace(path=f"{head}/train", query="", fragment=""))
+
+
+def lesson_link_section() -> None:
+    """Build a link that opens the Train page with a preset, epochs and batch size."""
+    preset = st.selectbox("Preset", list(PRESETS), index=list(PRESETS).index(DEFAULT_PRESET), key=K + "l_preset")
+    config = PRESETS[preset]
+    epochs_col, batch_col = st.columns(2)
+    epochs = epochs_col.slider("Epochs", 1, MAX_EPOCHS, value=config.epochs, key=f"{K}l_epochs_{preset}")
+    batch = batch_col.number_input("Batch size", 1, MAX_BATCH_SIZE, value=config.batch_size, step=1,
+                                   key=f"{K}l_batch_{preset}")
+    lock = st.checkbox("Lock these settings on the Train page", key=K + "l_lock")
+    base = st.text_input("App address", value=_train_url(), key=K + "l_base",
+                         help="Where students open the app (the Train page).")
+    try:
+        link = lesson_links.make_link(base, preset=preset, epochs=int(epochs), batch=int(batch), lock=lock)
+    except ValueError:  # the widgets only allow valid settings: the address is wrong
+        st.error(f"The app address must be a full link, such as {FALLBACK_BASE_URL}")
+        return
+    st.code(link, language=None)
+    st.caption("Students who open this link start a new run with these settings"
+               + (", and cannot change them." if lock else "; they can still change them."))
+
+
+def main() -> None:
+    if configured_passcode() is None:
+        st.title("Class")
+        st.info("The Class page is off: no teacher passcode is configured "
+                f"(`{teacher_passcode.ENV_VAR}` or `{teacher_passcode.SECRET_KEY}` in `.streamlit/secrets.toml`).")
+        return
+    if not passcode_section():
+        return
+    title, leave = st.columns([5, 1], vertical_alignment="bottom")
+    title.title("Class")
+    leave.button("Lock", key=K + "leave", on_click=_leave, icon=":material/lock:",
+                 help="Close the page again: the passcode is asked for next time.")
+    live_class()
+    with st.expander("Lesson link", expanded=False, icon=":material/link:"):
+        lesson_link_section()
+
+
+main()
