@@ -17,7 +17,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT, ROOT
-from core.drawing import DrawingSpec, render_spec
+from strokes import DrawingSpec, render_spec
 
 DRAW = "pages/draw.py"
 TRAIN_SLICE = 6000
