@@ -230,17 +230,15 @@ def draw_and_predict(model, class_names, dataset_name: str) -> None:
         show_xray(image, stages, dataset_name)
 
 
-st.title("4 · Draw a digit")
-st.caption("Your drawing is prepared exactly like MNIST's images (LeCun: fitted in a 20×20 box, "
-           "anti-aliased, centred by its centre of mass in 28×28), then the active model reads it.")
-
-run = ui_runs.active_run()
-model = ui_runs.active_model()
-if run is None or model is None:
-    offer_training(None)
-    dataset = ui_data.current_dataset()
-    class_names = dataset.class_names
-else:
+def model_section():
+    """Which model reads the drawings (or an offer to train one); returns (model or None,
+    its class names, the dataset whose training images are the nearest-image search's)."""
+    run = ui_runs.active_run()
+    model = ui_runs.active_model()
+    if run is None or model is None:
+        offer_training(None)
+        dataset = ui_data.current_dataset()
+        return model, dataset.class_names, dataset
     try:
         dataset = ui_data.load(run.dataset)
         class_names = dataset.class_names
@@ -256,6 +254,16 @@ else:
                + " · change it on the Train page")
     if run.preset == "Book":
         offer_training(run)
+    return model, class_names, dataset
 
-quick_send(key="draw_quick_send")
-draw_and_predict(model, tuple(class_names), dataset.name)
+
+def main() -> None:
+    st.title("4 · Draw a digit")
+    st.caption("Your drawing is prepared exactly like MNIST's images (LeCun: fitted in a 20×20 box, "
+               "anti-aliased, centred by its centre of mass in 28×28), then the active model reads it.")
+    model, class_names, dataset = model_section()
+    quick_send(key="draw_quick_send")
+    draw_and_predict(model, tuple(class_names), dataset.name)
+
+
+main()
