@@ -79,7 +79,7 @@ def canvas_picture(image: np.ndarray) -> np.ndarray:
     return (image[:, :, :3].astype(np.float32) * alpha).astype(np.uint8)
 
 
-def offer_training(run) -> None:
+def training_offer_section(run) -> None:
     """No model yet (or only the weak Book model): one click trains one."""
     if run is None:
         st.info(
@@ -102,7 +102,7 @@ def offer_training(run) -> None:
             st.caption("The book's model (7,960 weights, a few seconds): much weaker on drawings.")
 
 
-def show_prediction(model, stages, class_names, strokes: int) -> None:
+def prediction_section(model, stages, class_names, strokes: int) -> None:
     """The predicted class, how sure, and all probabilities as bars."""
     try:
         prediction = predict_drawing(model, stages.centred28)
@@ -131,7 +131,7 @@ def show_prediction(model, stages, class_names, strokes: int) -> None:
     )
 
 
-def show_xray(image, stages, dataset_name: str) -> None:
+def xray_section(image, stages, dataset_name: str) -> None:
     """Every stage side by side, each with the line of code that makes it."""
     st.subheader("X-ray: from your strokes to 784 numbers")
     lines = stage_code_lines()
@@ -180,7 +180,7 @@ def show_xray(image, stages, dataset_name: str) -> None:
 
 
 @st.fragment
-def draw_and_predict(model, class_names, dataset_name: str) -> None:
+def canvas_section(model, class_names, dataset_name: str) -> None:
     """The canvas and all that depends on it: a stroke reruns only this."""
     left, right = st.columns([5, 6], gap="large")
     with left:
@@ -224,10 +224,10 @@ def draw_and_predict(model, class_names, dataset_name: str) -> None:
                 st.markdown("### No model to ask yet")
                 st.caption("Train one above; the X-ray below works without one.")
             else:
-                show_prediction(model, stages, class_names, strokes)
+                prediction_section(model, stages, class_names, strokes)
 
     if stages is not None and not stages.empty:
-        show_xray(image, stages, dataset_name)
+        xray_section(image, stages, dataset_name)
 
 
 def model_section():
@@ -236,7 +236,7 @@ def model_section():
     run = ui_runs.active_run()
     model = ui_runs.active_model()
     if run is None or model is None:
-        offer_training(None)
+        training_offer_section(None)
         dataset = ui_data.current_dataset()
         return model, dataset.class_names, dataset
     try:
@@ -253,7 +253,7 @@ def model_section():
                + (f" · test accuracy {run.test_accuracy:.2%}" if run.test_accuracy is not None else "")
                + " · change it on the Train page")
     if run.preset == "Book":
-        offer_training(run)
+        training_offer_section(run)
     return model, class_names, dataset
 
 
@@ -263,7 +263,7 @@ def main() -> None:
                "anti-aliased, centred by its centre of mass in 28×28), then the active model reads it.")
     model, class_names, dataset = model_section()
     quick_send(key="draw_quick_send")
-    draw_and_predict(model, tuple(class_names), dataset.name)
+    canvas_section(model, tuple(class_names), dataset.name)
 
 
 main()
