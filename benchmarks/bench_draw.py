@@ -1,7 +1,7 @@
 """Draw page speed: what every stroke costs on the server.
 
 A few hundred synthetic drawings at canvas size (280x280 RGBA, white ink on a
-transparent canvas, the digits of ``core.drawing.DIGIT_STROKES`` at random
+transparent canvas, the digits of ``tests/strokes.py``'s ``DIGIT_STROKES`` at random
 places, sizes, slants and pen widths, every point jittered) go through what
 the page does after a stroke:
 
@@ -41,7 +41,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # core/ and tests/strokes.py (imported as tests.strokes)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
@@ -74,7 +74,7 @@ def synthetic_drawings(count: int, *, seed: int = 0) -> list[bytes]:
     """``count`` random drawings as the PNG bytes the canvas sends."""
     from PIL import Image
 
-    from core.drawing import DIGIT_STROKES, DrawingSpec, render_strokes
+    from tests.strokes import DIGIT_STROKES, DrawingSpec, render_strokes
 
     rng = np.random.default_rng(seed)
     drawings = []

@@ -80,7 +80,7 @@ def canvas_picture(image: np.ndarray) -> np.ndarray:
     return (image[:, :, :3].astype(np.float32) * alpha).astype(np.uint8)
 
 
-def offer_training(run) -> None:
+def training_offer_section(run) -> None:
     """No model yet (or only the weak Book model): one click trains one."""
     if run is None:
         st.info(
@@ -103,7 +103,7 @@ def offer_training(run) -> None:
             st.caption("The book's model (7,960 weights, a few seconds): much weaker on drawings.")
 
 
-def show_prediction(model, stages, class_names, strokes: int) -> None:
+def prediction_section(model, stages, class_names, strokes: int) -> None:
     """The predicted class, how sure, and all probabilities as bars."""
     try:
         prediction = predict_drawing(model, stages.centred28)
@@ -132,7 +132,7 @@ def show_prediction(model, stages, class_names, strokes: int) -> None:
     )
 
 
-def show_xray(image, stages, dataset_name: str) -> None:
+def xray_section(image, stages, dataset_name: str) -> None:
     """Every stage side by side, each with the line of code that makes it."""
     st.subheader("X-ray: from your strokes to 784 numbers")
     lines = stage_code_lines()
@@ -181,7 +181,7 @@ def show_xray(image, stages, dataset_name: str) -> None:
 
 
 @st.fragment
-def draw_and_predict(model, class_names, dataset_name: str) -> None:
+def canvas_section(model, class_names, dataset_name: str) -> None:
     """The canvas and all that depends on it: a stroke reruns only this."""
     left, right = st.columns([5, 6], gap="large")
     with left:
@@ -225,23 +225,21 @@ def draw_and_predict(model, class_names, dataset_name: str) -> None:
                 st.markdown("### No model to ask yet")
                 st.caption("Train one above; the X-ray below works without one.")
             else:
-                show_prediction(model, stages, class_names, strokes)
+                prediction_section(model, stages, class_names, strokes)
 
     if stages is not None and not stages.empty:
-        show_xray(image, stages, dataset_name)
+        xray_section(image, stages, dataset_name)
 
 
-st.title("4 · Draw a digit")
-st.caption("Your drawing is prepared exactly like MNIST's images (LeCun: fitted in a 20×20 box, "
-           "anti-aliased, centred by its centre of mass in 28×28), then the active model reads it.")
-
-run = ui_runs.active_run()
-model = ui_runs.active_model()
-if run is None or model is None:
-    offer_training(None)
-    dataset = ui_data.current_dataset()
-    class_names = dataset.class_names
-else:
+def model_section():
+    """Which model reads the drawings (or an offer to train one); returns (model or None,
+    its class names, the dataset whose training images are the nearest-image search's)."""
+    run = ui_runs.active_run()
+    model = ui_runs.active_model()
+    if run is None or model is None:
+        training_offer_section(None)
+        dataset = ui_data.current_dataset()
+        return model, dataset.class_names, dataset
     try:
         dataset = ui_data.load(run.dataset)
         class_names = dataset.class_names
@@ -256,7 +254,17 @@ else:
                + (f" · test accuracy {run.test_accuracy:.2%}" if run.test_accuracy is not None else "")
                + " · change it on the Train page")
     if run.preset == "Book":
-        offer_training(run)
+        training_offer_section(run)
+    return model, class_names, dataset
 
-quick_send(key="draw_quick_send")
-draw_and_predict(model, tuple(class_names), dataset.name)
+
+def main() -> None:
+    st.title("4 · Draw a digit")
+    st.caption("Your drawing is prepared exactly like MNIST's images (LeCun: fitted in a 20×20 box, "
+               "anti-aliased, centred by its centre of mass in 28×28), then the active model reads it.")
+    model, class_names, dataset = model_section()
+    quick_send(key="draw_quick_send")
+    canvas_section(model, tuple(class_names), dataset.name)
+
+
+main()

@@ -109,142 +109,146 @@ def _no_model(run) -> None:
     ui_runs.train_now_button(BOOK_PRESET, key="evaluate_train_book")
 
 
-# --------------------------------------------------------------------------- the page
+def _dataset_of(run):
+    """The run's dataset, or None after an error message (a dataset this server cannot load)."""
+    try:
+        return ui_data.load(run.dataset)
+    except (DatasetUnavailable, ValueError) as error:  # ValueError: a name core.data does not know
+        st.error(f"The run was trained on {run.dataset}, which cannot be loaded here: {error}")
+        return None
 
-st.title("3 · Evaluate")
-run = ui_runs.active_run()
-model = ui_runs.active_model() if run is not None else None
-if run is None or model is None:
-    _no_model(run)
-    st.stop()
 
-try:
-    ds = ui_data.load(run.dataset)
-except (DatasetUnavailable, ValueError) as error:  # ValueError: a name core.data does not know
-    st.error(f"The run was trained on {run.dataset}, which cannot be loaded here: {error}")
-    st.stop()
-names = list(ds.class_names)
-n_classes = len(names)
-y_test = np.asarray(ds.y_test)
-n_test = len(y_test)
+def _probabilities(run, model, ds) -> np.ndarray | None:
+    """(N, n_classes) test-set probabilities, or None after an error message (a model for other data)."""
+    n_classes = len(ds.class_names)
+    try:
+        probs = _test_predictions(run, model, ds)
+        if probs.shape[1] != n_classes:
+            raise ValueError(f"the model gives {probs.shape[1]} outputs but {ds.title} has {n_classes} classes")
+    except ValueError as error:
+        st.error(f"This model cannot be evaluated on {ds.title}: {error}")
+        return None
+    return probs
 
-try:
-    probs = _test_predictions(run, model, ds)
-    if probs.shape[1] != n_classes:
-        raise ValueError(f"the model gives {probs.shape[1]} outputs but {ds.title} has {n_classes} classes")
-except ValueError as error:
-    st.error(f"This model cannot be evaluated on {ds.title}: {error}")
-    st.stop()
-y_pred = probs.argmax(axis=1)
-counts = ev.confusion(y_test, y_pred, n_classes=n_classes)
-book = ev.accuracy_from_matrix(counts)
-pairs = ev.most_confused_pairs(counts, top=CONFUSED_PAIRS_SHOWN, class_names=names)
 
-st.caption(
-    f"Run **{ui_runs.escape_markdown(run.name)}** · {run.preset} · {run.status_text} · tested on the "
-    f"{n_test:,} {ds.title} test images ({ds.provenance})."
-)
-if ds.is_standin:
-    st.warning(ds.provenance)
-if run.is_active:
-    st.info(
-        f"This run is still training: what you see is its checkpoint after epoch "
-        f"{run.epochs_done}. The page predicts again when a newer checkpoint is saved."
+def about_section(run, ds) -> None:
+    st.caption(
+        f"Run **{ui_runs.escape_markdown(run.name)}** · {run.preset} · {run.status_text} · tested on the "
+        f"{len(ds.y_test):,} {ds.title} test images ({ds.provenance})."
     )
+    if ds.is_standin:
+        st.warning(ds.provenance)
+    if run.is_active:
+        st.info(
+            f"This run is still training: what you see is its checkpoint after epoch "
+            f"{run.epochs_done}. The page predicts again when a newer checkpoint is saved."
+        )
 
-# --- 1. evaluate() --------------------------------------------------------------------
-st.header("Test loss and accuracy")
-st.code(
-    "score = model.evaluate(x_test, y_test, verbose=0)\n"
-    "print('Test loss:', score[0])\n"
-    "print('Test accuracy:', score[1])",
-    language="python",
-)
-if run.test_loss is not None and run.test_accuracy is not None:
-    test_loss, test_accuracy = run.test_loss, run.test_accuracy
-    source = "from `model.evaluate` when training ended (the run's metrics.json)"
-else:
-    test_loss, test_accuracy = ev.loss_and_accuracy(y_test, probs)
-    source = (
-        "computed here from the predictions with `evaluate()`'s own formulas "
-        "(this run has no stored test score)"
+
+def evaluate_section(run, y_test: np.ndarray, probs: np.ndarray) -> float:
+    """1. ``model.evaluate``'s numbers; returns the test accuracy shown."""
+    st.header("Test loss and accuracy")
+    st.code(
+        "score = model.evaluate(x_test, y_test, verbose=0)\n"
+        "print('Test loss:', score[0])\n"
+        "print('Test accuracy:', score[1])",
+        language="python",
     )
-c1, c2 = st.columns(2)
-c1.metric("Test loss", f"{test_loss:.4f}")
-c2.metric("Test accuracy", f"{test_accuracy:.4f}")
-st.caption(f"Numbers {source}.")
-
-# --- 2. the confusion matrix ----------------------------------------------------------
-st.header("The confusion matrix")
-st.markdown(
-    "Each row is a **true** class, each column the class the network **predicted**. The "
-    "diagonal holds the right answers; everything off it is a mistake. **Click a cell** "
-    "(or use the two boxes) to see its images."
-)
-st.code(
-    "from sklearn.metrics import confusion_matrix\n"
-    "predictions = model.predict(x_test)\n"
-    "cm = confusion_matrix(y_test, np.argmax(predictions, axis=1))",
-    language="python",
-)
-
-default_cell = (pairs[0].true_class, pairs[0].pred_class) if pairs else (0, 0)
-st.session_state.setdefault(TRUE_KEY, default_cell[0])
-st.session_state.setdefault(PRED_KEY, default_cell[1])
-for key in (TRUE_KEY, PRED_KEY, ONE_VS_REST_KEY):
-    _clamp(key, n_classes - 1)
-
-left, right = st.columns([1.5, 1])
-with right:
-    normalized = st.toggle(
-        "Normalise each row by its true class", key=NORMALIZE_KEY,
-        help="Shares instead of counts: each row then sums to 1 and the diagonal is each class's recall.",
-    )
-    st.subheader("Accuracy from the matrix")
-    diagonal = " + ".join(str(int(v)) for v in np.diag(counts))
-    st.markdown(
-        f"Accuracy = sum of the diagonal / all items  \n"
-        f"= ({diagonal}) / {book.total:,}  \n"
-        f"= **{book.correct:,} / {book.total:,} = {book.accuracy:.4f}**"
-    )
-    st.code("accuracy = np.trace(cm) / np.sum(cm)", language="python")
-    if round(book.accuracy, 4) == round(test_accuracy, 4):
-        st.success(f"The same as `evaluate()`'s test accuracy, {test_accuracy:.4f}.")
+    if run.test_loss is not None and run.test_accuracy is not None:
+        test_loss, test_accuracy = run.test_loss, run.test_accuracy
+        source = "from `model.evaluate` when training ended (the run's metrics.json)"
     else:
-        st.warning(
-            f"`evaluate()` reported {test_accuracy:.4f}: the stored score belongs to a later "
-            "state of the model than its last saved checkpoint."
+        test_loss, test_accuracy = ev.loss_and_accuracy(y_test, probs)
+        source = (
+            "computed here from the predictions with `evaluate()`'s own formulas "
+            "(this run has no stored test score)"
         )
-    st.subheader("Most confused")
-    if not pairs:
-        st.write("No mistakes at all.")
-    for pair in pairs:
-        st.button(
-            str(pair), key=f"evaluate_pair_{pair.true_class}_{pair.pred_class}",
-            on_click=_select_cell, args=(pair.true_class, pair.pred_class),
-            help="Show these images below", type="tertiary",
+    c1, c2 = st.columns(2)
+    c1.metric("Test loss", f"{test_loss:.4f}")
+    c2.metric("Test accuracy", f"{test_accuracy:.4f}")
+    st.caption(f"Numbers {source}.")
+    return test_accuracy
+
+
+def matrix_section(y_test: np.ndarray, y_pred: np.ndarray, counts: np.ndarray, names: list,
+                   test_accuracy: float) -> None:
+    """2. The confusion matrix (a click selects a cell), accuracy from it, the most confused pairs."""
+    n_classes = len(names)
+    book = ev.accuracy_from_matrix(counts)
+    pairs = ev.most_confused_pairs(counts, top=CONFUSED_PAIRS_SHOWN, class_names=names)
+    st.header("The confusion matrix")
+    st.markdown(
+        "Each row is a **true** class, each column the class the network **predicted**. The "
+        "diagonal holds the right answers; everything off it is a mistake. **Click a cell** "
+        "(or use the two boxes) to see its images."
+    )
+    st.code(
+        "from sklearn.metrics import confusion_matrix\n"
+        "predictions = model.predict(x_test)\n"
+        "cm = confusion_matrix(y_test, np.argmax(predictions, axis=1))",
+        language="python",
+    )
+
+    default_cell = (pairs[0].true_class, pairs[0].pred_class) if pairs else (0, 0)
+    st.session_state.setdefault(TRUE_KEY, default_cell[0])
+    st.session_state.setdefault(PRED_KEY, default_cell[1])
+    for key in (TRUE_KEY, PRED_KEY, ONE_VS_REST_KEY):
+        _clamp(key, n_classes - 1)
+
+    left, right = st.columns([1.5, 1])
+    with right:
+        normalized = st.toggle(
+            "Normalise each row by its true class", key=NORMALIZE_KEY,
+            help="Shares instead of counts: each row then sums to 1 and the diagonal is each class's recall.",
+        )
+        st.subheader("Accuracy from the matrix")
+        diagonal = " + ".join(str(int(v)) for v in np.diag(counts))
+        st.markdown(
+            f"Accuracy = sum of the diagonal / all items  \n"
+            f"= ({diagonal}) / {book.total:,}  \n"
+            f"= **{book.correct:,} / {book.total:,} = {book.accuracy:.4f}**"
+        )
+        st.code("accuracy = np.trace(cm) / np.sum(cm)", language="python")
+        if round(book.accuracy, 4) == round(test_accuracy, 4):
+            st.success(f"The same as `evaluate()`'s test accuracy, {test_accuracy:.4f}.")
+        else:
+            st.warning(
+                f"`evaluate()` reported {test_accuracy:.4f}: the stored score belongs to a later "
+                "state of the model than its last saved checkpoint."
+            )
+        st.subheader("Most confused")
+        if not pairs:
+            st.write("No mistakes at all.")
+        for pair in pairs:
+            st.button(
+                str(pair), key=f"evaluate_pair_{pair.true_class}_{pair.pred_class}",
+                on_click=_select_cell, args=(pair.true_class, pair.pred_class),
+                help="Show these images below", type="tertiary",
+            )
+
+    with left:
+        shown = ev.confusion(y_test, y_pred, n_classes=n_classes, normalize="true") if normalized else counts
+        fig = confusion_figure(
+            shown, class_names=names, counts=counts, normalized=normalized,
+            selected=(st.session_state[TRUE_KEY], st.session_state[PRED_KEY]),
+        )
+        st.plotly_chart(
+            fig, key=MATRIX_KEY, on_select=_on_matrix_select, selection_mode="points",
+            width="content", config={"displayModeBar": False},
         )
 
-with left:
-    shown = ev.confusion(y_test, y_pred, n_classes=n_classes, normalize="true") if normalized else counts
-    fig = confusion_figure(
-        shown, class_names=names, counts=counts, normalized=normalized,
-        selected=(st.session_state[TRUE_KEY], st.session_state[PRED_KEY]),
-    )
-    st.plotly_chart(
-        fig, key=MATRIX_KEY, on_select=_on_matrix_select, selection_mode="points",
-        width="content", config={"displayModeBar": False},
-    )
 
-# --- 3. one cell's images -------------------------------------------------------------
-st.subheader("The images in one cell")
-c1, c2 = st.columns(2)
-true_class = c1.selectbox("True class", range(n_classes), format_func=names.__getitem__, key=TRUE_KEY)
-pred_class = c2.selectbox("Predicted class", range(n_classes), format_func=names.__getitem__, key=PRED_KEY)
-gallery = ev.cell_gallery(y_test, probs, true_class=true_class, pred_class=pred_class, limit=GALLERY_LIMIT)
-if gallery.count == 0:
-    st.info(f"No test image of a **{names[true_class]}** was predicted as **{names[pred_class]}**.")
-else:
+def cell_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list) -> None:
+    """3. The images of one cell of the matrix."""
+    n_classes = len(names)
+    st.subheader("The images in one cell")
+    c1, c2 = st.columns(2)
+    true_class = c1.selectbox("True class", range(n_classes), format_func=names.__getitem__, key=TRUE_KEY)
+    pred_class = c2.selectbox("Predicted class", range(n_classes), format_func=names.__getitem__, key=PRED_KEY)
+    gallery = ev.cell_gallery(y_test, probs, true_class=true_class, pred_class=pred_class, limit=GALLERY_LIMIT)
+    if gallery.count == 0:
+        st.info(f"No test image of a **{names[true_class]}** was predicted as **{names[pred_class]}**.")
+        return
     order = (
         "least confident first: the correct answers it nearly got wrong"
         if gallery.is_correct
@@ -263,112 +267,150 @@ else:
         key="evaluate_gallery", config={"displayModeBar": False},
     )
 
-# --- 4. per class ---------------------------------------------------------------------
-st.header("Precision, recall and F1 per class")
-st.markdown(
-    "**Recall** is the book's *sensitivity*: of all the test images of a class, the share "
-    "the network gave that class. **Precision**: of everything it called that class, the "
-    "share that really was. "
-    "**F1** is their harmonic mean; **support** is how many test images the class has."
-)
-st.code(
-    "from sklearn.metrics import classification_report\n"
-    "print(classification_report(y_test, np.argmax(predictions, axis=1)))",
-    language="python",
-)
-scores = ev.per_class_report(y_test, y_pred, class_names=names, n_classes=n_classes)
-c1, c2 = st.columns([1, 1.3])
-c1.dataframe(
-    {
-        "class": [s.name for s in scores],
-        "precision": [s.precision for s in scores],
-        "recall (sensitivity)": [s.recall for s in scores],
-        "F1": [s.f1 for s in scores],
-        "support": [s.support for s in scores],
-    },
-    hide_index=True,
-    column_config={
-        "precision": st.column_config.NumberColumn(format="%.3f"),
-        "recall (sensitivity)": st.column_config.NumberColumn(format="%.3f"),
-        "F1": st.column_config.NumberColumn(format="%.3f"),
-    },
-)
-c2.plotly_chart(
-    per_class_figure(
-        names, [s.precision for s in scores], [s.recall for s in scores], [s.f1 for s in scores]
-    ),
-    key="evaluate_per_class",
-)
 
-# --- 5. one class against the rest ----------------------------------------------------
-st.header("One class against the rest")
-st.markdown(
-    "Pick a class and call it *positive*; every other class is *negative*. The 10×10 matrix "
-    "then folds into the book's 2×2 table."
-)
-positive = st.selectbox(
-    "Positive class", range(n_classes), format_func=names.__getitem__, key=ONE_VS_REST_KEY,
-)
-t = ev.one_vs_rest(counts, positive)
-p = names[positive]
-left, right = st.columns([1, 1.2])
-left.markdown(
-    f"| | predicted {p} | predicted not {p} |\n"
-    f"|---|---:|---:|\n"
-    f"| **true {p}** | TP = {t.tp:,} | FN = {t.fn:,} |\n"
-    f"| **true not {p}** | FP = {t.fp:,} | TN = {t.tn:,} |"
-)
-right.markdown(
-    f"accuracy = (TP + TN) / total = ({t.tp:,} + {t.tn:,}) / {t.total:,} = **{t.accuracy:.4f}**  \n"
-    f"sensitivity = TP / (TP + FN) = {t.tp:,} / {t.tp + t.fn:,} = **{t.sensitivity:.4f}**  \n"
-    f"specificity = TN / (TN + FP) = {t.tn:,} / {t.tn + t.fp:,} = **{t.specificity:.4f}**"
-)
-st.markdown(
-    f"A **false negative** (a {p} the network missed) and a **false positive** (something "
-    f"else it called {p}) need not cost the same. The book's example: a classifier that "
-    "calls a *poisonous* mushroom *edible* can kill someone, while calling an edible one "
-    "poisonous only loses a meal. With costs that unequal, accuracy alone says too little: "
-    "the sensitivity for the dangerous class matters most."
-)
-
-# --- 6. one prediction ----------------------------------------------------------------
-st.header("One prediction, up close")
-st.session_state.setdefault(ITEM_KEY, BOOK_TEST_ITEM)
-_clamp(ITEM_KEY, n_test - 1)  # e.g. item 5000 of MNIST, then a run with 360 test images
-i = int(st.columns([1, 3])[0].number_input(
-    "Test item i", min_value=0, max_value=n_test - 1, step=1, key=ITEM_KEY,
-    help=f"Any index into x_test (0 … {n_test - 1}); the book looks at item {BOOK_TEST_ITEM}.",
-))
-vector = probs[i]
-left, right = st.columns([1, 1.6])
-with left:
-    st.plotly_chart(
-        digit_figure(ds.x_test[i], title=f"x_test[{i}] · label {names[int(y_test[i])]}"),
-        key="evaluate_item_image",
+def per_class_section(y_test: np.ndarray, y_pred: np.ndarray, names: list) -> None:
+    """4. Precision, recall and F1 per class."""
+    st.header("Precision, recall and F1 per class")
+    st.markdown(
+        "**Recall** is the book's *sensitivity*: of all the test images of a class, the share "
+        "the network gave that class. **Precision**: of everything it called that class, the "
+        "share that really was. "
+        "**F1** is their harmonic mean; **support** is how many test images the class has."
     )
-with right:
-    with np.printoptions(precision=2, suppress=True):
-        printed = str(vector)
-    total = np.sum(vector)  # float32: printed as Python prints it, e.g. 1.0 or 0.99999994
     st.code(
-        f"predictions = model.predict(x_test)\n"
-        f"np.set_printoptions(precision=2, suppress=True)\n"
-        f"print(predictions[{i}])\n"
-        f"# {printed}\n"
-        f"np.argmax(predictions[{i}])\n"
-        f"# {int(np.argmax(vector))}\n"
-        f"np.sum(predictions[{i}])\n"
-        f"# {total!s}",
+        "from sklearn.metrics import classification_report\n"
+        "print(classification_report(y_test, np.argmax(predictions, axis=1)))",
         language="python",
     )
-    predicted = int(np.argmax(vector))
-    verdict = "right" if predicted == int(y_test[i]) else "wrong"
+    scores = ev.per_class_report(y_test, y_pred, class_names=names, n_classes=len(names))
+    c1, c2 = st.columns([1, 1.3])
+    c1.dataframe(
+        {
+            "class": [s.name for s in scores],
+            "precision": [s.precision for s in scores],
+            "recall (sensitivity)": [s.recall for s in scores],
+            "F1": [s.f1 for s in scores],
+            "support": [s.support for s in scores],
+        },
+        hide_index=True,
+        column_config={
+            "precision": st.column_config.NumberColumn(format="%.3f"),
+            "recall (sensitivity)": st.column_config.NumberColumn(format="%.3f"),
+            "F1": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
+    c2.plotly_chart(
+        per_class_figure(
+            names, [s.precision for s in scores], [s.recall for s in scores], [s.f1 for s in scores]
+        ),
+        key="evaluate_per_class",
+    )
+
+
+def one_vs_rest_section(counts: np.ndarray, names: list) -> None:
+    """5. One class against the rest: the book's 2x2 table."""
+    st.header("One class against the rest")
     st.markdown(
-        f"The network says **{names[predicted]}** with probability {vector[predicted]:.2f} "
-        f"(true label {names[int(y_test[i])]}: {verdict}). The ten probabilities come from the "
-        f"softmax layer, so they sum to 1 (here {total!s}: 1 up to float32 rounding)."
+        "Pick a class and call it *positive*; every other class is *negative*. The 10×10 matrix "
+        "then folds into the book's 2×2 table."
     )
-    st.plotly_chart(
-        probabilities_figure(vector, class_names=names, true_class=int(y_test[i])),
-        key="evaluate_item_probs",
+    positive = st.selectbox(
+        "Positive class", range(len(names)), format_func=names.__getitem__, key=ONE_VS_REST_KEY,
     )
+    t = ev.one_vs_rest(counts, positive)
+    p = names[positive]
+    left, right = st.columns([1, 1.2])
+    left.markdown(
+        f"| | predicted {p} | predicted not {p} |\n"
+        f"|---|---:|---:|\n"
+        f"| **true {p}** | TP = {t.tp:,} | FN = {t.fn:,} |\n"
+        f"| **true not {p}** | FP = {t.fp:,} | TN = {t.tn:,} |"
+    )
+    right.markdown(
+        f"accuracy = (TP + TN) / total = ({t.tp:,} + {t.tn:,}) / {t.total:,} = **{t.accuracy:.4f}**  \n"
+        f"sensitivity = TP / (TP + FN) = {t.tp:,} / {t.tp + t.fn:,} = **{t.sensitivity:.4f}**  \n"
+        f"specificity = TN / (TN + FP) = {t.tn:,} / {t.tn + t.fp:,} = **{t.specificity:.4f}**"
+    )
+    st.markdown(
+        f"A **false negative** (a {p} the network missed) and a **false positive** (something "
+        f"else it called {p}) need not cost the same. The book's example: a classifier that "
+        "calls a *poisonous* mushroom *edible* can kill someone, while calling an edible one "
+        "poisonous only loses a meal. With costs that unequal, accuracy alone says too little: "
+        "the sensitivity for the dangerous class matters most."
+    )
+
+
+def prediction_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list) -> None:
+    """6. ``model.predict`` on one test image, printed as the book prints it."""
+    n_test = len(y_test)
+    st.header("One prediction, up close")
+    st.session_state.setdefault(ITEM_KEY, BOOK_TEST_ITEM)
+    _clamp(ITEM_KEY, n_test - 1)  # e.g. item 5000 of MNIST, then a run with 360 test images
+    i = int(st.columns([1, 3])[0].number_input(
+        "Test item i", min_value=0, max_value=n_test - 1, step=1, key=ITEM_KEY,
+        help=f"Any index into x_test (0 … {n_test - 1}); the book looks at item {BOOK_TEST_ITEM}.",
+    ))
+    vector = probs[i]
+    left, right = st.columns([1, 1.6])
+    with left:
+        st.plotly_chart(
+            digit_figure(ds.x_test[i], title=f"x_test[{i}] · label {names[int(y_test[i])]}"),
+            key="evaluate_item_image",
+        )
+    with right:
+        with np.printoptions(precision=2, suppress=True):
+            printed = str(vector)
+        total = np.sum(vector)  # float32: printed as Python prints it, e.g. 1.0 or 0.99999994
+        st.code(
+            f"predictions = model.predict(x_test)\n"
+            f"np.set_printoptions(precision=2, suppress=True)\n"
+            f"print(predictions[{i}])\n"
+            f"# {printed}\n"
+            f"np.argmax(predictions[{i}])\n"
+            f"# {int(np.argmax(vector))}\n"
+            f"np.sum(predictions[{i}])\n"
+            f"# {total!s}",
+            language="python",
+        )
+        predicted = int(np.argmax(vector))
+        verdict = "right" if predicted == int(y_test[i]) else "wrong"
+        st.markdown(
+            f"The network says **{names[predicted]}** with probability {vector[predicted]:.2f} "
+            f"(true label {names[int(y_test[i])]}: {verdict}). The ten probabilities come from the "
+            f"softmax layer, so they sum to 1 (here {total!s}: 1 up to float32 rounding)."
+        )
+        st.plotly_chart(
+            probabilities_figure(vector, class_names=names, true_class=int(y_test[i])),
+            key="evaluate_item_probs",
+        )
+
+
+# --------------------------------------------------------------------------- the page
+def main() -> None:
+    st.title("3 · Evaluate")
+    run = ui_runs.active_run()
+    model = ui_runs.active_model() if run is not None else None
+    if run is None or model is None:
+        _no_model(run)
+        return
+    ds = _dataset_of(run)
+    if ds is None:
+        return
+    probs = _probabilities(run, model, ds)
+    if probs is None:
+        return
+    names = list(ds.class_names)
+    y_test = np.asarray(ds.y_test)
+    y_pred = probs.argmax(axis=1)
+    counts = ev.confusion(y_test, y_pred, n_classes=len(names))
+
+    about_section(run, ds)
+    test_accuracy = evaluate_section(run, y_test, probs)
+    matrix_section(y_test, y_pred, counts, names, test_accuracy)
+    cell_section(ds, y_test, probs, names)
+    per_class_section(y_test, y_pred, names)
+    one_vs_rest_section(counts, names)
+    prediction_section(ds, y_test, probs, names)
+
+
+main()

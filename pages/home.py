@@ -13,11 +13,13 @@ from core.charts.dataset import examples_grid_figure
 from ui.data import current_dataset
 from ui.lesson import available_steps
 
-dataset = current_dataset()
+FIRST_LOOK = 12  # the first training images, as the book's loop over x_train[:n] shows them
 
-st.title("MNIST Playground")
-st.markdown(
-    """
+
+def intro_section() -> None:
+    st.title("MNIST Playground")
+    st.markdown(
+        """
 Teach a computer to read handwritten digits, one live step at a time. This is the
 classic Keras MNIST example: **70,000 pictures of digits**, a tiny neural network of
 **7,960 numbers**, and a few seconds of training that take it from blind guessing to
@@ -26,39 +28,52 @@ of training, reads 99 in 100). Every number on these pages is computed from the
 real data and the real network you train, and each step shows the Python code that
 produced it, so you can copy it into your own notebook.
 """
-)
-
-if dataset.is_standin:
-    st.warning(dataset.provenance)
-
-FIRST_LOOK = 12  # the first training images, as the book's loop over x_train[:n] shows them
-first_look, code = st.columns([3, 2], vertical_alignment="center")
-with first_look:
-    st.plotly_chart(
-        examples_grid_figure(
-            dataset.x_train[:FIRST_LOOK],
-            [f"{dataset.class_names[label]} · #{i}" for i, label in enumerate(dataset.y_train[:FIRST_LOOK])],
-            per_row=FIRST_LOOK // 2,
-        ),
-        key="home_first_look", config={"displayModeBar": False},
-    )
-with code:
-    st.code(
-        f"from keras.datasets import {dataset.name}\n"
-        f"(x_train, y_train), (x_test, y_test) = {dataset.name}.load_data()\n"
-        f"print(y_train[:{FIRST_LOOK}])\n"
-        f"# {np.array2string(dataset.y_train[:FIRST_LOOK])}",
-        language="python", wrap_lines=True,
     )
 
-st.subheader("The lesson")
-for step in available_steps()[1:]:
-    with st.container(border=True):
-        st.page_link(step.path, label=f"**{step.title}**", icon=step.icon)
-        st.caption(step.blurb)
 
-st.caption(
-    "Based on the Keras MNIST example as taught in the book chapter "
-    "(Sequential, Dense, SGD, categorical cross-entropy). "
-    f"Data: {dataset.provenance}"
-)
+def first_look_section(dataset) -> None:
+    """The first training images and the code that loads them."""
+    first_look, code = st.columns([3, 2], vertical_alignment="center")
+    with first_look:
+        st.plotly_chart(
+            examples_grid_figure(
+                dataset.x_train[:FIRST_LOOK],
+                [f"{dataset.class_names[label]} · #{i}" for i, label in enumerate(dataset.y_train[:FIRST_LOOK])],
+                per_row=FIRST_LOOK // 2,
+            ),
+            key="home_first_look", config={"displayModeBar": False},
+        )
+    with code:
+        st.code(
+            f"from keras.datasets import {dataset.name}\n"
+            f"(x_train, y_train), (x_test, y_test) = {dataset.name}.load_data()\n"
+            f"print(y_train[:{FIRST_LOOK}])\n"
+            f"# {np.array2string(dataset.y_train[:FIRST_LOOK])}",
+            language="python", wrap_lines=True,
+        )
+
+
+def lesson_section() -> None:
+    """A link to each step after Home."""
+    st.subheader("The lesson")
+    for step in available_steps()[1:]:
+        with st.container(border=True):
+            st.page_link(step.path, label=f"**{step.title}**", icon=step.icon)
+            st.caption(step.blurb)
+
+
+def main() -> None:
+    dataset = current_dataset()
+    intro_section()
+    if dataset.is_standin:
+        st.warning(dataset.provenance)
+    first_look_section(dataset)
+    lesson_section()
+    st.caption(
+        "Based on the Keras MNIST example as taught in the book chapter "
+        "(Sequential, Dense, SGD, categorical cross-entropy). "
+        f"Data: {dataset.provenance}"
+    )
+
+
+main()

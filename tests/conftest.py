@@ -1,7 +1,11 @@
-"""Shared fixtures: real MNIST (when configured), a running app, and Chromium.
+"""Shared fixtures: the digits (real MNIST when configured, else the stand-in), a running app, Chromium.
 
-Tests that need the real MNIST read ``MNIST_PATH`` and skip when it is unset;
-``.ci/run`` sets it, so in CI they run.
+``digits`` / ``digits_env`` are the real MNIST when ``MNIST_PATH`` names it and
+otherwise the offline stand-in (scikit-learn's digits), so the page tests run
+anywhere; an assertion about real-MNIST figures checks ``digits.is_standin``.
+Tests that need the real MNIST itself (``mnist_path`` / ``mnist``) skip when it
+is unset; ``.ci/run`` sets it, so in CI they run. Shared helpers that are not
+fixtures are in ``helpers.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from helpers import APPTEST_TIMEOUT  # noqa: E402,F401 - test modules import it from here
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -29,17 +35,28 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# AppTest runs the page scripts in-process; pages that import TensorFlow need time.
-APPTEST_TIMEOUT = 180
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items):
+    """A browser test, or one on a running app, starts a server (and Chromium): always slow too."""
+    for item in items:
+        if item.get_closest_marker("browser") or {"browser", "streamlit_app"} & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+
+def _real_mnist_path() -> Path | None:
+    value = os.environ.get("MNIST_PATH")
+    return Path(value) if value and Path(value).exists() else None
 
 
 @pytest.fixture(scope="session")
 def mnist_path() -> Path:
     """The real MNIST (``MNIST_PATH``), or skip."""
-    value = os.environ.get("MNIST_PATH")
-    if not value or not Path(value).exists():
+    path = _real_mnist_path()
+    if path is None:
         pytest.skip("MNIST_PATH is not set to the real MNIST (CI sets it)")
-    return Path(value)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +65,28 @@ def mnist(mnist_path):
     from core.data import load_dataset
 
     return load_dataset("mnist", path=mnist_path)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """The real MNIST when ``MNIST_PATH`` names it, else the offline stand-in (never a download)."""
+    from core.data import load_dataset
+
+    path = _real_mnist_path()
+    return load_dataset("mnist", path=path, use_keras=False) if path else load_dataset("mnist", use_keras=False)
+
+
+@pytest.fixture
+def digits_env(monkeypatch, digits):
+    """The app's environment for ``digits``: MNIST_PATH for the real MNIST, else none and no
+    keras.datasets (so the app loads the same stand-in offline). Returns ``digits``."""
+    path = _real_mnist_path()
+    if path is not None and not digits.is_standin:
+        monkeypatch.setenv("MNIST_PATH", str(path))
+    else:
+        monkeypatch.delenv("MNIST_PATH", raising=False)
+        monkeypatch.setenv("PLAYGROUND_KERAS_DATASETS", "0")
+    return digits
 
 
 def _free_port() -> int:

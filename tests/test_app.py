@@ -7,34 +7,27 @@ import sys
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APPTEST_TIMEOUT, ROOT
-
-
-def run_app(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APPTEST_TIMEOUT)
-    at.run()
-    if page:
-        at.switch_page(page)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+from conftest import ROOT
+from helpers import open_app, small_arrays, write_idx_folder
 
 
 def all_code(at: AppTest) -> str:
     return "\n".join(block.value for block in at.code)
 
 
-def test_home_links_each_existing_step(mnist_path, monkeypatch):
-    monkeypatch.setenv("MNIST_PATH", str(mnist_path))
-    at = run_app()
+def test_home_links_each_existing_step(digits_env):
+    at = open_app()
     assert at.title[0].value == "MNIST Playground"
-    assert any("MNIST from" in c.value for c in at.sidebar.caption)
+    if digits_env.is_standin:
+        assert any("stand-in" in w.value for w in at.sidebar.warning)
+    else:
+        assert any("MNIST from" in c.value for c in at.sidebar.caption)
     assert at.radio(key="dataset_name").value == "mnist"
 
 
 def test_dataset_page_on_real_mnist(mnist_path, monkeypatch):
     monkeypatch.setenv("MNIST_PATH", str(mnist_path))
-    at = run_app("pages/dataset.py")
+    at = open_app("pages/dataset.py")
     code = all_code(at)
     assert "print(y_train[8])   # → 1" in code
     assert "(60000, 28, 28)" in code and "uint8" in code
@@ -56,7 +49,8 @@ def test_dataset_page_on_real_mnist(mnist_path, monkeypatch):
     assert {m.label: m.value for m in at.metric}["Label"] == "6"
 
 
-def test_dataset_page_does_not_import_tensorflow(mnist_path, monkeypatch):
+@pytest.mark.slow  # a fresh interpreter runs the app
+def test_dataset_page_does_not_import_tensorflow(digits_env):
     # Run in a fresh interpreter: this one may have loaded TensorFlow for other tests.
     import subprocess
 
@@ -70,7 +64,7 @@ def test_dataset_page_does_not_import_tensorflow(mnist_path, monkeypatch):
     )
     out = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
-        env={**__import__("os").environ, "MNIST_PATH": str(mnist_path)}, timeout=300,
+        env=dict(__import__("os").environ), timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("NO-TF")
@@ -85,7 +79,7 @@ def test_offline_standin_is_shown_and_explained(monkeypatch, tmp_path):
 
     st.cache_resource.clear()
     try:
-        at = run_app("pages/dataset.py")
+        at = open_app("pages/dataset.py")
         warnings = " ".join(w.value for w in at.warning) + " ".join(w.value for w in at.sidebar.warning)
         assert "stand-in" in warnings and "MNIST_PATH" in warnings
         assert {m.label: m.value for m in at.metric}["Training images"] == "1,437"
@@ -94,8 +88,6 @@ def test_offline_standin_is_shown_and_explained(monkeypatch, tmp_path):
 
 
 def test_fashion_mnist_in_the_sidebar(tmp_path, monkeypatch):
-    from test_data import small_arrays, write_idx_folder
-
     folder = write_idx_folder(tmp_path / "fashion", small_arrays())
     monkeypatch.setenv("FASHION_MNIST_PATH", str(folder))
     monkeypatch.setenv("PLAYGROUND_KERAS_DATASETS", "0")
@@ -103,7 +95,7 @@ def test_fashion_mnist_in_the_sidebar(tmp_path, monkeypatch):
 
     st.cache_resource.clear()
     try:
-        at = run_app("pages/dataset.py")
+        at = open_app("pages/dataset.py")
         # (AppTest does not list app.py's sidebar widgets after switch_page, so the
         # choice is made through the widget's session-state key, as a click would.)
         at.session_state["dataset_name"] = "fashion_mnist"
@@ -124,10 +116,9 @@ def test_fashion_mnist_in_the_sidebar(tmp_path, monkeypatch):
         st.cache_resource.clear()
 
 
-def test_unavailable_fashion_mnist_is_refused_once_and_not_retried(tmp_path, monkeypatch, mnist_path):
+def test_unavailable_fashion_mnist_is_refused_once_and_not_retried(tmp_path, monkeypatch, digits_env):
     from core import data
 
-    monkeypatch.setenv("MNIST_PATH", str(mnist_path))
     monkeypatch.setenv("FASHION_MNIST_PATH", str(tmp_path / "nowhere"))
     monkeypatch.setenv("PLAYGROUND_KERAS_DATASETS", "0")
     calls = []
@@ -137,7 +128,7 @@ def test_unavailable_fashion_mnist_is_refused_once_and_not_retried(tmp_path, mon
 
     st.cache_resource.clear()
     try:
-        at = run_app()  # Home: AppTest lists app.py's sidebar widgets on the first run only
+        at = open_app()  # Home: AppTest lists app.py's sidebar widgets on the first run only
         at.radio(key="dataset_name").set_value("fashion_mnist").run()
         assert not at.exception
         # The radio's callback refused the choice: back on MNIST, the reason noted for the

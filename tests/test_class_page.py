@@ -171,7 +171,8 @@ def test_a_clicked_point_shows_that_runs_curves(runs_root, monkeypatch):
 def test_live_trainings_with_places_and_stop(runs_root, monkeypatch):
     from core.data import Dataset
     from core.model import PRESETS
-    from core.training import TrainingJob, TrainingQueue
+    from core.queue import TrainingQueue
+    from core.training import TrainingJob
 
     monkeypatch.setenv(passcode.ENV_VAR, PASSCODE)
     rng = np.random.default_rng(0)

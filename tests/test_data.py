@@ -19,36 +19,7 @@ from scipy import ndimage
 from core import data
 from core.data import DatasetUnavailable, load_dataset, read_idx, read_idx_folder, read_npz
 from core.preprocess import flatten, one_hot, scale
-
-RNG = np.random.default_rng(0)
-
-
-def small_arrays(n_train=30, n_test=10):
-    return dict(
-        x_train=RNG.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        y_train=(np.arange(n_train) % 10).astype(np.uint8),
-        x_test=RNG.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        y_test=(np.arange(n_test) % 10).astype(np.uint8),
-    )
-
-
-def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
-    magic = magic if magic is not None else (0x800 | array.ndim)
-    return struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
-
-
-def write_idx_folder(folder, arrays, *, gz=True, dotted=False):
-    folder.mkdir(parents=True, exist_ok=True)
-    for key, stem in data.IDX_FILES.items():
-        if dotted:
-            stem = stem.replace("-idx", ".idx")
-        raw = idx_bytes(arrays[key])
-        if gz:
-            (folder / f"{stem}.gz").write_bytes(gzip.compress(raw))
-        else:
-            (folder / stem).write_bytes(raw)
-    return folder
-
+from helpers import idx_bytes, small_arrays, write_idx_folder
 
 # --- the real MNIST ---------------------------------------------------------
 
@@ -66,8 +37,8 @@ def test_real_mnist_from_npz(mnist_path):
     assert ds.provenance == f"MNIST from the file {mnist_path.name}" and not ds.is_standin
 
 
-def test_arrays_are_read_only(mnist):
-    for array in (mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test):
+def test_arrays_are_read_only(digits):
+    for array in (digits.x_train, digits.y_train, digits.x_test, digits.y_test):
         assert not array.flags.writeable
         with pytest.raises(ValueError):
             array[0] = 0

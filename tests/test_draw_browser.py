@@ -3,7 +3,7 @@
 The CNN preset is trained once on the real MNIST (core.training.TrainingJob,
 as the Train page does) and saved as a run in a temporary PLAYGROUND_RUNS_DIR;
 the app finds it through the workspace in the URL. Then Playwright draws the
-stroke paths of ``core.drawing.QUALITY_SET`` (digits 0-9, two handwriting
+stroke paths of ``tests/strokes.py``'s ``QUALITY_SET`` (digits 0-9, two handwriting
 styles each, small / large / off-centre / thick / thin) with page.mouse and
 reads the page's answer: at least 9 in 10 must be read correctly.
 """
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import start_app, wait_for_app
-from core.drawing import QUALITY_SET, DrawingSpec
+from strokes import QUALITY_SET, DrawingSpec
 
 pytestmark = pytest.mark.browser
 

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import APPTEST_TIMEOUT, ROOT
-from core.drawing import DrawingSpec, render_spec
+from helpers import open_app, plotly_array, save_finished_run
+from strokes import DrawingSpec, render_spec
 
 DRAW = "pages/draw.py"
 TRAIN_SLICE = 6000
@@ -32,11 +32,10 @@ def canvas_state(rgba: np.ndarray, strokes: int = 1) -> dict:
 
 
 def save_run(root, workspace: str, preset: str, x, y, *, epochs: int = 1, dataset: str = "mnist") -> str:
-    """Train the preset briefly on a slice of MNIST and save it as a finished run."""
+    """Train the preset briefly on a slice of the digits and save it as a finished run."""
     import keras
 
     from core.model import PRESETS, build_model
-    from core.runs import FINISHED, RunStore
 
     config = PRESETS[preset]
     model = build_model(config)
@@ -46,17 +45,14 @@ def save_run(root, workspace: str, preset: str, x, y, *, epochs: int = 1, datase
         model.fit(inputs, keras.utils.to_categorical(y, 10), batch_size=64, epochs=epochs, verbose=0)
     else:  # zero weights: the softmax gives every class 0.1, a network with no idea
         model.set_weights([np.zeros_like(w) for w in model.get_weights()])
-    store = RunStore(workspace, root=root)
-    run = store.create(config.to_dict(), dataset=dataset, seed=0, epochs_planned=epochs, name=f"tiny {preset}")
-    store.save_model(run.run_id, model)
-    store.update_metrics(run.run_id, status=FINISHED, epochs_done=epochs)
-    return run.run_id
+    return save_finished_run(model, root=root, workspace=workspace, config=config.to_dict(), dataset=dataset,
+                             epochs=epochs, name=f"tiny {preset}")
 
 
 @pytest.fixture(scope="module")
-def runs_root(tmp_path_factory, mnist):
+def runs_root(tmp_path_factory, digits):
     root = tmp_path_factory.mktemp("runs")
-    x, y = mnist.x_train[:TRAIN_SLICE], mnist.y_train[:TRAIN_SLICE]
+    x, y = digits.x_train[:TRAIN_SLICE], digits.y_train[:TRAIN_SLICE]
     save_run(root, "drawcnn", "CNN", x, y, epochs=2)
     save_run(root, "drawbook", "Book", x, y)
     save_run(root, "drawzeros", "Book", x[:0], y[:0], epochs=0)  # all-zero weights, below
@@ -65,19 +61,13 @@ def runs_root(tmp_path_factory, mnist):
 
 
 @pytest.fixture
-def env(monkeypatch, mnist_path, runs_root):
-    monkeypatch.setenv("MNIST_PATH", str(mnist_path))
+def env(monkeypatch, digits_env, runs_root):
     monkeypatch.setenv("PLAYGROUND_RUNS_DIR", str(runs_root))
     return runs_root
 
 
 def open_draw(workspace: str, *, drawing: np.ndarray | None = None, strokes: int = 1, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APPTEST_TIMEOUT)
-    at.query_params["ws"] = workspace
-    at.run()
-    at.switch_page(DRAW)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_app(DRAW, query={"ws": workspace})
     if drawing is not None or state:
         if drawing is not None:
             at.session_state["draw_canvas"] = canvas_state(drawing, strokes)
@@ -90,16 +80,6 @@ def open_draw(workspace: str, *, drawing: np.ndarray | None = None, strokes: int
 
 def texts(at: AppTest, kind: str = "markdown") -> list[str]:
     return [element.value for element in at.get(kind)]
-
-
-def plotly_array(value) -> np.ndarray:
-    """A data array from a plotly JSON spec (plain list, or plotly 6+'s base64 typed array)."""
-    if isinstance(value, dict) and "bdata" in value:
-        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        if "shape" in value:
-            array = array.reshape([int(n) for n in str(value["shape"]).split(",")])
-        return array
-    return np.asarray(value)
 
 
 def seven() -> np.ndarray:
@@ -138,13 +118,14 @@ def test_with_a_model_an_empty_canvas_asks_for_a_digit(env):
     assert not at.get("plotly_chart")
 
 
-def test_a_drawing_gets_a_prediction_the_xray_and_neighbours(env):
+def test_a_drawing_gets_a_prediction_the_xray_and_neighbours(env, digits):
     at = open_draw("drawcnn", drawing=seven(), strokes=2)
     verdict = [text for text in texts(at) if "after 2 strokes" in text]
     assert len(verdict) == 1 and ("It's a **7**" in verdict[0] or "Not sure" in verdict[0]), verdict
     bars = plotly_array(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["y"])
     assert bars.shape == (10,) and abs(bars.sum() - 1) < 1e-3
-    assert int(np.argmax(bars)) == 7
+    if not digits.is_standin:  # a CNN trained on 1,400 stand-in digits need not read it
+        assert int(np.argmax(bars)) == 7
     # The X-ray: each stage with the line of code that makes it, and the 784 numbers.
     markdown = texts(at)
     for title in ("**canvas**", "**grey**", "**cropped to the ink**", "**fitted in 20×20**",
@@ -158,7 +139,8 @@ def test_a_drawing_gets_a_prediction_the_xray_and_neighbours(env):
     assert len(at.get("image")) == 5 + 3  # five stages, three neighbours
     neighbours = [text for text in texts(at, "caption") if "x_train[" in text]
     assert len(neighbours) == 3
-    assert sum("**7**" in text for text in neighbours) >= 2
+    if not digits.is_standin:
+        assert sum("**7**" in text for text in neighbours) >= 2
 
 
 def test_switches_change_the_stages(env):

@@ -12,9 +12,12 @@ import pytest
 
 from conftest import start_app, wait_for_app
 from core import evaluation as ev
-from test_evaluate_page import TRAIN_SLICE, WORKSPACE, train_and_save
+from helpers import train_and_save
 
 pytestmark = pytest.mark.browser
+
+WORKSPACE = "evalbrowser"
+TRAIN_SLICE = 6000
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +26,7 @@ def evaluate_app(tmp_path_factory, mnist, mnist_path):
     tmp = tmp_path_factory.mktemp("evaluate_app")
     _, _, accuracy, probs = train_and_save(
         mnist.x_train[:TRAIN_SLICE], mnist.y_train[:TRAIN_SLICE], mnist.x_test, mnist.y_test,
-        root=tmp / "runs", dataset="mnist",
+        root=tmp / "runs", workspace=WORKSPACE, dataset="mnist",
     )
     server = start_app(tmp, MNIST_PATH=str(mnist_path))
     yield dict(server=server, probs=probs, y_test=np.asarray(mnist.y_test), accuracy=accuracy)

@@ -8,6 +8,7 @@ from sklearn.metrics import classification_report, confusion_matrix
 
 from core import evaluation as ev
 from core.preprocess import model_input
+from helpers import book_network
 
 RNG_SEED = 1234
 
@@ -261,20 +262,13 @@ def tiny_trained_model():
     trivial, and no dataset is needed.
     """
     import keras
-    from keras import layers
 
-    keras.utils.set_random_seed(0)
+    model = book_network()  # seeds Keras with 0
     rng = np.random.default_rng(0)
     templates = rng.integers(0, 256, size=(10, 28, 28))
     y = rng.integers(0, 10, size=1500).astype(np.uint8)
     noise = rng.normal(0, 90, size=(1500, 28, 28))
     x = np.clip(templates[y] + noise, 0, 255).astype(np.uint8)
-    model = keras.Sequential([
-        keras.Input(shape=(784,)),
-        layers.Dense(10, activation="sigmoid"),
-        layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     x_flat = model_input(x[:1000], input_shape=model.input_shape)
     model.fit(x_flat, keras.utils.to_categorical(y[:1000], 10), batch_size=100, epochs=3, verbose=0)
     return model, x[1000:], y[1000:]

@@ -6,16 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from core.drawing import (
-    DEFAULT_STROKE_WIDTH,
-    DIGIT_STROKES,
-    QUALITY_SET,
-    DrawingSpec,
-    NearestImages,
-    predict_drawing,
-    render_spec,
-    render_strokes,
-)
+from core.drawing import DEFAULT_STROKE_WIDTH, NearestImages, predict_drawing
 from core.preprocess import (
     STAGE_NAMES,
     DrawingStages,
@@ -23,6 +14,7 @@ from core.preprocess import (
     prepare_drawing_stages,
     stage_code_lines,
 )
+from strokes import DIGIT_STROKES, QUALITY_SET, DrawingSpec, render_spec, render_strokes
 
 
 def rgba_digit(digit=7, style="plain", **kwargs) -> np.ndarray:

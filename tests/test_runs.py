@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 
 import pytest
@@ -23,6 +21,7 @@ from core.runs import (
     validate_run_id,
     validate_workspace,
 )
+from helpers import dead_writer
 
 MODEL_CONFIG = {"name": "Book", "hidden": [{"units": 10, "activation": "sigmoid"}], "optimizer": "sgd", "epochs": 5}
 
@@ -34,12 +33,6 @@ def store(tmp_path):
 
 def make_run(store, name=None, epochs=5):
     return store.create(MODEL_CONFIG, dataset="mnist", seed=0, epochs_planned=epochs, name=name)
-
-
-def dead_writer() -> dict:
-    """The writer identity of a process that has ended."""
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    return {"host": liveness.WRITER["host"], "pid": int(proc.stdout), "start_ticks": 1}
 
 
 # -- ids -------------------------------------------------------------------------

@@ -62,6 +62,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow  # trains each case twice, once in a subprocess script
 @pytest.mark.parametrize("case", list(CASES))
 def test_exported_script_reproduces_playground_accuracy(case, mnist, tmp_path):
     config, limit = CASES[case]

@@ -12,32 +12,24 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APPTEST_TIMEOUT, ROOT
+from conftest import ROOT
+from helpers import dead_writer, open_app, save_finished_run
 
 WORKSPACE = "apptest1"
 
 
 @pytest.fixture
-def env(mnist_path, monkeypatch, tmp_path):
-    monkeypatch.setenv("MNIST_PATH", str(mnist_path))
+def env(digits_env, monkeypatch, tmp_path):
+    """The app on the digits (real MNIST or the stand-in), its runs in tmp_path/runs."""
     monkeypatch.setenv("PLAYGROUND_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("PLAYGROUND_TRAIN_LIMIT", "2000")
     return tmp_path / "runs"
 
 
 def home_page(workspace: str | None = WORKSPACE, *, run: str | None = None) -> AppTest:
-    """The app's first page in a new session (a fresh tab, a refresh) of ``?ws=workspace&run=run``.
-
-    (AppTest shows the sidebar on this first run only, not after switch_page.)
-    """
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APPTEST_TIMEOUT)
-    if workspace:
-        at.query_params["ws"] = workspace
-    if run:
-        at.query_params["run"] = run
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    """The app's first page in a new session (a fresh tab, a refresh) of ``?ws=workspace&run=run``."""
+    query = {"ws": workspace, "run": run}
+    return open_app(query={key: value for key, value in query.items() if value})
 
 
 def train_page(workspace: str | None = WORKSPACE, *, run: str | None = None) -> AppTest:
@@ -46,6 +38,15 @@ def train_page(workspace: str | None = WORKSPACE, *, run: str | None = None) -> 
     at.switch_page("pages/train.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def train_page_with(job) -> AppTest:
+    """The Train page of a session that pressed Train for ``job`` (reran until the job's end shows)."""
+    at = train_page()
+    at.session_state["training_job"] = job
+    at.run()
+    at.run()
     return at
 
 
@@ -66,15 +67,10 @@ def train(at: AppTest, **settings) -> str:
 def saved_run(runs_dir, name: str, *, workspace: str = WORKSPACE) -> str:
     """A finished run with a saved (untrained) Book model, made without training; its id."""
     from core.model import PRESETS, build_model
-    from core.runs import RunStore
 
-    store = RunStore(workspace, root=runs_dir)
     config = PRESETS["Book"].replace(epochs=1)
-    run = store.create(config.to_dict(), dataset="mnist", seed=0, epochs_planned=1, name=name)
-    store.save_model(run.run_id, build_model(config))
-    store.update_metrics(run.run_id, status="finished", epochs_done=1, test_loss=2.3, test_accuracy=0.5,
-                         train_seconds=1.0)
-    return run.run_id
+    return save_finished_run(build_model(config), root=runs_dir, workspace=workspace, config=config.to_dict(),
+                             name=name, test_loss=2.3, test_accuracy=0.5, train_seconds=1.0)
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -183,7 +179,7 @@ def test_a_missing_workspace_id_is_created_and_put_in_the_url(env):
     assert at.query_params["ws"] == workspace
 
 
-def test_a_diverged_run_explains_itself(env, mnist):
+def test_a_diverged_run_explains_itself(env, digits):
     from core.model import PRESETS
     from core.runs import RunStore
     from core.queue import TrainingQueue
@@ -191,12 +187,9 @@ def test_a_diverged_run_explains_itself(env, mnist):
 
     store = RunStore(WORKSPACE)
     config = PRESETS["Book"].replace(learning_rate=1e38, epochs=1)
-    job = TrainingJob(config, mnist, store=store, limit=2000, queue=TrainingQueue(1)).start()
+    job = TrainingJob(config, digits, store=store, limit=2000, queue=TrainingQueue(1)).start()
     assert job.join(60)
-    at = train_page()
-    at.session_state["training_job"] = job  # as if this session had pressed Train
-    at.run()
-    at.run()
+    at = train_page_with(job)
     errors = " ".join(e.value for e in at.error)
     assert "diverged" in errors and "NaN" in errors
     assert any("Lower the learning rate" in i.value for i in at.info)
@@ -232,6 +225,7 @@ def _compare_figure(at: AppTest):
     return plotly.io.from_json(charts[-1].proto.spec)
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_light_pages_can_use_the_run_helpers_without_tensorflow():
     import subprocess
     import sys
@@ -246,7 +240,7 @@ def _markdown_texts(at: AppTest) -> list[str]:
             for e in at.get(kind)]
 
 
-def test_a_run_stopped_while_queued_does_not_become_active(env, mnist):
+def test_a_run_stopped_while_queued_does_not_become_active(env, digits):
     import threading
 
     from core.model import PRESETS
@@ -257,13 +251,10 @@ def test_a_run_stopped_while_queued_does_not_become_active(env, mnist):
     kept = saved_run(env, "kept")
     queue = TrainingQueue(1)
     assert queue.acquire("another training", cancel=threading.Event())  # the only slot is busy
-    job = TrainingJob(PRESETS["Book"], mnist, store=RunStore(WORKSPACE), limit=2000, queue=queue).start()
+    job = TrainingJob(PRESETS["Book"], digits, store=RunStore(WORKSPACE), limit=2000, queue=queue).start()
     job.stop()  # the Stop button, while it waits in the queue
     assert job.join(30) and job.status == "stopped"
-    at = train_page()
-    at.session_state["training_job"] = job  # as if this session had pressed Train
-    at.run()
-    at.run()
+    at = train_page_with(job)
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["active_run_id"] == kept  # not the run without a model
     assert at.query_params["run"] == kept
@@ -345,11 +336,11 @@ def test_a_bad_train_limit_is_an_error_message_not_a_traceback(env, monkeypatch)
     at.button(key="train_train").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Training could not start" in e.value and "PLAYGROUND_TRAIN_LIMIT" in e.value for e in at.error)
-    assert at.session_state["training_job"] is None if "training_job" in at.session_state else True
+    assert "training_job" not in at.session_state  # no job was made, so none is remembered
     assert not (env / WORKSPACE).exists()  # no run was made
 
 
-def test_a_stale_click_on_train_while_it_trains_starts_nothing(env, mnist):
+def test_a_stale_click_on_train_while_it_trains_starts_nothing(env, digits):
     from core.model import PRESETS
     from core.runs import RunStore
     from core.queue import TrainingQueue
@@ -357,7 +348,7 @@ def test_a_stale_click_on_train_while_it_trains_starts_nothing(env, mnist):
 
     at = train_page()  # Train is rendered enabled...
     slow = PRESETS["Book"].replace(epochs=50, batch_size=10)
-    job = TrainingJob(slow, mnist, store=RunStore(WORKSPACE), limit=2000, queue=TrainingQueue(1)).start()
+    job = TrainingJob(slow, digits, store=RunStore(WORKSPACE), limit=2000, queue=TrainingQueue(1)).start()
     at.session_state["training_job"] = job  # ...then this session starts training (a double click)
     try:
         at.button(key="train_train").click().run()  # the click on the stale, enabled button
@@ -371,8 +362,6 @@ def test_a_stale_click_on_train_while_it_trains_starts_nothing(env, mnist):
 
 def test_an_interrupted_run_says_so_and_keeps_its_checkpoint(env):
     """The server died mid-training: after a restart the page explains, and the run is usable."""
-    from test_runs import dead_writer
-
     from core.runs import METRICS_FILE, RunStore
 
     first = train_page()

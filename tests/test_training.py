@@ -68,6 +68,7 @@ class StopAfter:
 
 
 # -- LiveHistory -------------------------------------------------------------------
+@pytest.mark.slow  # a fresh interpreter
 def test_importing_training_does_not_import_keras():
     code = ("import sys, core.training, core.queue, core.runs, core.downloads, core.liveness; "
             "print('keras' in sys.modules, 'tensorflow' in sys.modules)")
@@ -242,17 +243,6 @@ def random_digits(n_train=1200, n_test=300, seed=0):
 @pytest.fixture
 def store(tmp_path):
     return RunStore("tests", root=tmp_path)
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    import os
-
-    if not os.environ.get("MNIST_PATH"):
-        pytest.skip("MNIST_PATH is not set")
-    from core.data import load_dataset
-
-    return load_dataset("mnist")
 
 
 def test_a_job_trains_evaluates_and_saves_the_run(store, mnist):
