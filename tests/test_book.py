@@ -37,7 +37,7 @@ def test_comparison_text_says_what_matches_and_what_does_not():
     lines = book.comparison_text()
     assert all(isinstance(line, str) and line for line in lines)
     text = " ".join(lines)
-    for fact in ("1.3288", "0.678", "0.6766", "0.9018", "36 epochs", "does not fit"):
+    for fact in ("1.3288", "0.678", "0.6766", "0.9018", "36 epochs", "does not fit", "0.68–0.77", "seed 4"):
         assert fact in text
 
 
@@ -58,3 +58,13 @@ def test_the_playground_reproduces_the_keras3_log(mnist):
     assert [round(v, 4) for v in history.history["accuracy"]] == list(book.KERAS3.accuracy)
     accuracy = float(np.mean(predict_probabilities(model, mnist.x_test).argmax(axis=1) == mnist.y_test))
     assert accuracy == pytest.approx(book.KERAS3.test_accuracy, abs=1e-4)
+
+
+def test_seed_runs_bracket_the_book_log_but_not_its_test_accuracy():
+    closest = book.closest_seed_run()
+    assert closest is book.SEED_RUNS[4]
+    assert max(abs(d) for d in book.loss_differences(closest)) < 0.03
+    for log in (book.KERAS3, *book.SEED_RUNS.values()):
+        # a run's test accuracy sits a little above its last training accuracy, far below 0.9018
+        assert 0 < log.test_accuracy - log.accuracy[-1] < 0.03
+        assert log.test_accuracy < book.BOOK.test_accuracy - 0.1
