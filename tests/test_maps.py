@@ -75,3 +75,26 @@ def test_bad_inputs(book, data):
         maps.test_set_map(book, images, labels, n=2)
     with pytest.raises(ValueError, match="images must be"):
         maps.test_set_map(book, images[0], labels)
+
+
+def test_a_cached_pixel_map_is_reused_and_checked(book, data):
+    images, labels = data
+    pixels = maps.pixel_map(images, n=120, seed=4)
+    assert not pixels.xy.flags.writeable
+    with_cache = maps.test_set_map(book, images, labels, n=120, seed=4, pixels=pixels)
+    without = maps.test_set_map(book, images, labels, n=120, seed=4)
+    np.testing.assert_array_equal(with_cache.raw_xy, without.raw_xy)
+    np.testing.assert_array_equal(with_cache.hidden_xy, without.hidden_xy)
+    with pytest.raises(ValueError, match="another sample"):
+        maps.test_set_map(book, images, labels, n=120, seed=5, pixels=pixels)
+    with pytest.raises(ValueError, match="another sample"):
+        maps.test_set_map(book, images, labels, n=100, seed=4, pixels=pixels)
+
+
+def test_more_images_than_one_forward_batch(book):
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (maps.FORWARD_BATCH + 37, 28, 28)).astype(np.uint8)
+    labels = rng.integers(0, 10, len(images))
+    result = maps.test_set_map(book, images, labels, n=len(images))
+    x = images.reshape(len(images), -1).astype(np.float32) / 255.0
+    np.testing.assert_array_equal(result.predicted, np.asarray(book(x)).argmax(axis=1))
