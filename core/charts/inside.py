@@ -206,8 +206,10 @@ def unit_arithmetic_figure(
             row=1, col=col,
         )
     _image_axes(fig, 1, 3)
-    fig.update_layout(height=300, width=900, margin={"l": 10, "r": 10, "t": 50 if title else 30, "b": 10},
-                      title=title, plot_bgcolor="white")
+    # a long sum (UnitArithmetic.text()) fits the width at this size
+    fig.update_layout(height=300, width=900, margin={"l": 10, "r": 10, "t": 60 if title else 30, "b": 10},
+                      title={"text": title, "font": {"size": 12}, "y": 0.98} if title else None,
+                      plot_bgcolor="white")
     return fig
 
 
