@@ -221,7 +221,11 @@ def trace(model_or_cached, x) -> list[LayerTrace]:
         raise ValueError(f"trace expects one (height, width) image, got shape {x.shape}")
     extractor = _extractor(model_or_cached)
     batch = prepare_inputs(x[np.newaxis], input_shape=extractor.input_shape)
-    outputs = extractor.compiled_call(batch)
+    return layer_traces(extractor, batch, extractor.compiled_call(batch))
+
+
+def layer_traces(extractor, batch: np.ndarray, outputs) -> list[LayerTrace]:
+    """LayerTrace objects from the extractor's outputs for a (1, *input) batch."""
     if not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
     traces = []

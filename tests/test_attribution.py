@@ -102,3 +102,22 @@ def test_bad_arguments_are_named():
         explainer.integrated_gradients(image, class_index=0, baseline=np.zeros((27, 28), np.uint8))
     with pytest.raises(ValueError, match="one \\(height, width\\) image"):
         explainer.gradient_x_input(np.zeros((1, 28, 28)), class_index=0)
+
+
+def test_drawing_explainer_equals_trace_and_gradient_x_input():
+    from core import inside
+
+    model = build_model(PRESETS["CNN"])
+    explainer = attribution.DrawingExplainer(model)
+    image = np.zeros((28, 28), np.uint8)
+    image[5:23, 12:17] = 200
+    traces, saliency, chosen = explainer.explain(image)
+    expected = inside.trace(explainer.extractor, image)
+    assert [t.name for t in traces] == [t.name for t in expected]
+    for a, b in zip(traces, expected):
+        np.testing.assert_allclose(a.values, b.values, rtol=1e-5, atol=1e-6)
+    assert chosen == int(expected[-1].values.argmax())
+    np.testing.assert_allclose(saliency, explainer.gradient_x_input(image, class_index=chosen), rtol=1e-4, atol=1e-7)
+    _, other, three = explainer.explain(image, class_index=3)
+    assert three == 3
+    np.testing.assert_allclose(other, explainer.gradient_x_input(image, class_index=3), rtol=1e-4, atol=1e-7)
