@@ -180,20 +180,60 @@ class LiveHistory(keras.callbacks.Callback):
 
 
 class RunSaver(keras.callbacks.Callback):
-    """After every full epoch: model.keras, history.json and metrics.json of the run."""
+    """After every full epoch: the weights, history.json and metrics.json of the run.
+
+    The training thread only copies the weights (``model.get_weights()``, a few
+    milliseconds even for the CNN) and the history; a writer thread of its own puts
+    them on disk, so training never waits for the disk. If the writer is still busy
+    when the next epoch ends, only the newest checkpoint is written. A server killed
+    mid-training therefore loses at most the epoch in progress. :meth:`close`
+    waits for the last write (call it before the run's final files are written).
+    """
 
     def __init__(self, store: RunStore, run_id: str, live, clock):
         super().__init__()
         self.store, self.run_id, self.live, self.clock = store, run_id, live, clock
-        self.seconds = 0.0  # time spent saving (not training)
+        self.seconds = 0.0  # time the training thread spent on checkpoints
+        self.error: BaseException | None = None  # the writer's, raised by close()
+        self._pending = None
+        self._changed = threading.Condition()
+        self._closed = False
+        self._writer = threading.Thread(target=self._write_loop, name=f"checkpoint-{run_id}", daemon=True)
+        self._writer.start()
 
     def on_epoch_end(self, epoch, logs=None):
         if self.live.diverged or self.live.epochs_done != epoch + 1:
             return  # a cut-short or diverged epoch is not a checkpoint
         start = time.perf_counter()
-        self.store.save_model(self.run_id, self.model)
-        self.store.write_history(self.run_id, self.live.snapshot().to_dict())
-        self.store.update_metrics(
-            self.run_id, status=RUNNING, epochs_done=epoch + 1, train_seconds=self.clock() - self.seconds,
-        )
+        item = (epoch + 1, self.model.get_weights(), self.live.snapshot().to_dict(), self.clock() - self.seconds)
+        with self._changed:
+            self._pending = item  # a checkpoint not yet written is replaced by the newer one
+            self._changed.notify_all()
         self.seconds += time.perf_counter() - start
+
+    def close(self) -> None:
+        """Write what is pending, stop the writer; raises the writer's error, if any."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        self._writer.join()
+        if self.error is not None:
+            raise self.error
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._changed:
+                while self._pending is None and not self._closed:
+                    self._changed.wait()
+                item, self._pending = self._pending, None
+                if item is None:  # closed, nothing left to write
+                    return
+            try:
+                epochs_done, weights, history, train_seconds = item
+                self.store.save_checkpoint(self.run_id, weights)
+                self.store.write_history(self.run_id, history)
+                self.store.update_metrics(
+                    self.run_id, status=RUNNING, epochs_done=epochs_done, train_seconds=train_seconds,
+                )
+            except BaseException as error:  # a full disk: reported by close(), training goes on
+                self.error = error

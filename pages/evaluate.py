@@ -25,7 +25,6 @@ from core.charts.evaluation import (
 from core.charts.probabilities import probabilities_figure
 from core.data import DatasetUnavailable
 from core.model import PRESETS
-from core.runs import MODEL_FILE
 from ui import data as ui_data
 from ui import runs as ui_runs
 
@@ -74,7 +73,7 @@ def _test_predictions(run, model, dataset) -> np.ndarray:
     """(N, n_classes) probabilities for the whole test set, computed once per run."""
     kept: dict = st.session_state.setdefault(PREDICTIONS_KEY, {})
     try:  # a run still training rewrites its checkpoint each epoch: predict again then
-        checkpoint = (run.path / MODEL_FILE).stat().st_mtime_ns
+        checkpoint = ui_runs.run_store().model_path(run.run_id).stat().st_mtime_ns
     except (OSError, TypeError):
         checkpoint = 0
     key = f"{run.run_id}:{checkpoint}:{dataset.name}"
