@@ -25,6 +25,8 @@ MAX_BATCH_POINTS = 20_000
 #: an overshooting optimizer (sgd at learning rate 10 with relu) sends the loss to
 #: 50, 100, ... long before it reaches NaN; no network improves from there.
 DIVERGED_LOSS = 10 * math.log(10)
+#: A checkpoint's history.json is rewritten at most this often (seconds).
+HISTORY_EVERY_S = 2.0
 
 
 class LiveHistory(keras.callbacks.Callback):
@@ -196,6 +198,7 @@ class RunSaver(keras.callbacks.Callback):
         self.seconds = 0.0  # time the training thread spent on checkpoints
         self.error: BaseException | None = None  # the writer's, raised by close()
         self._pending = None
+        self._history_written = -math.inf
         self._changed = threading.Condition()
         self._closed = False
         self._writer = threading.Thread(target=self._write_loop, name=f"checkpoint-{run_id}", daemon=True)
@@ -205,9 +208,17 @@ class RunSaver(keras.callbacks.Callback):
         if self.live.diverged or self.live.epochs_done != epoch + 1:
             return  # a cut-short or diverged epoch is not a checkpoint
         start = time.perf_counter()
-        item = (epoch + 1, self.model.get_weights(), self.live.snapshot().to_dict(), self.clock() - self.seconds)
+        # The history grows with every batch and its JSON takes the interpreter lock
+        # while it is written: at most every HISTORY_EVERY_S (the end writes it anyway).
+        history = None
+        if start - self._history_written >= HISTORY_EVERY_S:
+            history, self._history_written = self.live.snapshot().to_dict(), start
+        weights = self.model.get_weights()
         with self._changed:
-            self._pending = item  # a checkpoint not yet written is replaced by the newer one
+            if history is None and self._pending is not None and self._pending[2] is not None:
+                history = self.live.snapshot().to_dict()  # the checkpoint it replaces was to write one
+            # A checkpoint not yet written is replaced by the newer one.
+            self._pending = (epoch + 1, weights, history, self.clock() - self.seconds)
             self._changed.notify_all()
         self.seconds += time.perf_counter() - start
 
@@ -231,7 +242,8 @@ class RunSaver(keras.callbacks.Callback):
             try:
                 epochs_done, weights, history, train_seconds = item
                 self.store.save_checkpoint(self.run_id, weights)
-                self.store.write_history(self.run_id, history)
+                if history is not None:
+                    self.store.write_history(self.run_id, history)
                 self.store.update_metrics(
                     self.run_id, status=RUNNING, epochs_done=epochs_done, train_seconds=train_seconds,
                 )
