@@ -15,6 +15,7 @@ and nothing ever compiles or fits it, so every session may call it
 from __future__ import annotations
 
 import os
+import zipfile
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,10 @@ def _resolve(ref: ClassModelRef, root) -> ClassModelRun:
         mtime_ns = model_path.stat().st_mtime_ns
     except OSError:
         raise ClassModelProblem(f"the class model's run “{info.name}” has no saved model") from None
+    # A .keras file is a zip: a file that is none is known broken without importing Keras
+    # (the sidebar of the light pages resolves the class model too).
+    if not zipfile.is_zipfile(model_path):
+        raise ClassModelProblem(f"the class model's file is corrupt (run “{info.name}”: not a .keras file)")
     return ClassModelRun(ref=ref, info=info, model_path=model_path, mtime_ns=mtime_ns)
 
 

@@ -235,8 +235,8 @@ def canvas_section(model, class_names, dataset_name: str) -> None:
 def model_section():
     """Which model reads the drawings (or an offer to train one); returns (model or None,
     its class names, the dataset whose training images are the nearest-image search's)."""
+    model = ui_runs.active_model()  # first: a class model that does not load falls back
     run = ui_runs.model_run()  # the workspace's own active run, else the class model
-    model = ui_runs.active_model()
     if run is None or model is None:
         training_offer_section(None)
         dataset = ui_data.current_dataset()

@@ -391,8 +391,8 @@ def prediction_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list) -
 # --------------------------------------------------------------------------- the page
 def main() -> None:
     st.title("3 · Evaluate")
+    model = ui_runs.active_model()  # first: a class model that does not load falls back
     run = ui_runs.model_run()  # the workspace's own active run, else the class model
-    model = ui_runs.active_model() if run is not None else None
     if run is None or model is None:
         _no_model(run)
         return

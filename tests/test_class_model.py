@@ -87,6 +87,8 @@ def test_a_corrupt_model_file_is_a_problem(root):
     resolved.model_path.write_bytes(b"not a zip")
     with pytest.raises(class_model.ClassModelProblem, match="could not be loaded"):
         class_model.load_shared(resolved.model_path)
+    with pytest.raises(class_model.ClassModelProblem, match="is corrupt"):  # known without Keras
+        class_model.resolve(root)
 
 
 def test_the_shared_model_is_read_only(root, digits):

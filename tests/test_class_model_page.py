@@ -4,6 +4,11 @@ message; the teacher shares a run from the Class page; Draw's wait for a CNN is 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import zipfile
+
 import numpy as np
 import pytest
 import streamlit as st
@@ -97,7 +102,7 @@ def test_a_deleted_or_corrupt_class_model_falls_back_with_a_message(root, damage
     if damage == "deleted":
         store.delete(root["shared"])
     else:
-        store.model_path(root["shared"]).write_bytes(b"PK\x03\x04 not a keras file")
+        store.model_path(root["shared"]).write_bytes(b"PK\x03\x04 not a keras file")  # not even a zip
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APPTEST_TIMEOUT)
     at.query_params["ws"] = "ownws"
     at.session_state[ui_runs.ACTIVE_RUN_KEY] = ui_runs.CLASS_CHOICE
@@ -105,7 +110,7 @@ def test_a_deleted_or_corrupt_class_model_falls_back_with_a_message(root, damage
     assert not at.exception
     warning = " ".join(w.value for w in at.sidebar.warning)
     assert "No class model" in warning
-    assert ("no longer exists" if damage == "deleted" else "could not be loaded") in warning
+    assert ("no longer exists" if damage == "deleted" else "is corrupt") in warning
     assert TEACHER_WS not in warning
     at.switch_page(DRAW).run()
     assert not at.exception
@@ -113,6 +118,33 @@ def test_a_deleted_or_corrupt_class_model_falls_back_with_a_message(root, damage
 
     alone = open_app(DRAW, query={"ws": "student3"})  # and a workspace with nothing: the offer
     assert any("No trained model yet" in i.value for i in alone.info)
+
+
+def test_a_class_model_file_that_does_not_load_falls_back_on_the_page(root):
+    path = RunStore(TEACHER_WS, root=root["root"]).model_path(root["shared"])
+    with zipfile.ZipFile(path, "w") as archive:  # a zip, but no Keras model in it
+        archive.writestr("config.json", "not json")
+    at = open_app(DRAW, query={"ws": "ownws"}, session={ui_runs.ACTIVE_RUN_KEY: ui_runs.CLASS_CHOICE})
+    assert any("The class model cannot be used" in w.value and "could not be loaded" in w.value
+               for w in at.warning)
+    assert "Model: **my own book**" in captions(at)
+    at.run()  # known broken now: no second attempt, no second warning
+    assert not at.exception and not any("class model" in w.value for w in at.warning)
+    assert "Model: **my own book**" in captions(at)
+
+
+def test_home_with_a_class_model_does_not_import_tensorflow(root):
+    # A fresh interpreter: this one has loaded TensorFlow for other tests.
+    script = ("import sys\nfrom streamlit.testing.v1 import AppTest\n"
+              "at = AppTest.from_file('app.py', default_timeout=120); at.run()\n"
+              "assert not at.exception, at.exception\n"
+              "print([c.value for c in at.sidebar.caption if 'Active model' in c.value])\n"
+              "print('TF' if 'tensorflow' in sys.modules else 'NO-TF')\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                         env=dict(os.environ), timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "the class model · teacher book" in out.stdout
+    assert out.stdout.strip().endswith("NO-TF")
 
 
 def test_without_a_class_model_draw_says_how_long_a_cnn_takes_here(root, monkeypatch):

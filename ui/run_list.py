@@ -69,8 +69,8 @@ def _pick_active(runs: list[RunInfo], active: RunInfo | None) -> None:
     if not usable:
         return  # no own model: the class model (if any) is used anyway
     labels = {run.run_id: run.label for run in usable}
-    shared = ui_runs.class_model()
-    if shared is not None and not any(shared.run.is_run(run) for run in usable):
+    shared = ui_runs.class_model_run()
+    if shared is not None and not any(shared.is_run(run) for run in usable):
         labels[ui_runs.CLASS_CHOICE] = f"{ui_runs.CLASS_MODEL_LABEL}: {shared.info.label}"
     ids = list(labels)
     chosen_class = st.session_state.get(ui_runs.ACTIVE_RUN_KEY) == ui_runs.CLASS_CHOICE and ui_runs.CLASS_CHOICE in labels

@@ -56,6 +56,8 @@ MODEL_CACHE_KEY = "active_model_cache"
 CLASS_CHOICE = "class"
 #: A reference (never a copy) to the shared class model while this session uses it.
 SHARED_MODEL_KEY = "class_model_in_use"
+#: ((model path, mtime), message) of a class model file that did not load in this session.
+BROKEN_CLASS_MODEL_KEY = "class_model_broken"
 CLASS_MODEL_LABEL = "the class model"
 #: Seconds the recent CNN training times are reused before the runs folder is scanned again.
 RECENT_RUNS_TTL_S = 30
@@ -192,34 +194,47 @@ def _shared_predictions(model_path: str, mtime_ns: int, dataset_name: str, _mode
     return class_models.shared_predictions(_model, load(dataset_name).x_test)
 
 
-def _class_model() -> tuple[SharedModel | None, str | None]:
+def _resolved() -> tuple[class_models.ClassModelRun | None, str | None]:
     try:
         resolved = class_models.resolve(runs_dir())
     except class_models.ClassModelProblem as error:
         return None, str(error)
     if resolved is None:
         return None, None
-    loaded = _shared_model(str(resolved.model_path), resolved.mtime_ns)
-    if isinstance(loaded, str):
-        return None, loaded
-    return SharedModel(resolved, loaded), None
+    broken = st.session_state.get(BROKEN_CLASS_MODEL_KEY)
+    if broken is not None and broken[0] == (str(resolved.model_path), resolved.mtime_ns):
+        return None, broken[1]  # this file did not load (the page said so): not offered again
+    return resolved, None
+
+
+def class_model_run() -> class_models.ClassModelRun | None:
+    """The server's class model run, without loading it (no Keras: the sidebar of the light
+    pages asks too); None when none is named or it cannot be used."""
+    return _resolved()[0]
 
 
 def class_model() -> SharedModel | None:
     """The server's class model, loaded once per process; None when none is named or it
     cannot be used (:func:`class_model_problem` says why)."""
-    return _class_model()[0]
+    resolved = class_model_run()
+    if resolved is None:
+        return None
+    loaded = _shared_model(str(resolved.model_path), resolved.mtime_ns)
+    if isinstance(loaded, str):
+        st.session_state[BROKEN_CLASS_MODEL_KEY] = ((str(resolved.model_path), resolved.mtime_ns), loaded)
+        return None
+    return SharedModel(resolved, loaded)
 
 
 def class_model_problem() -> str | None:
     """Why the named class model cannot be used (deleted, broken), else None."""
-    return _class_model()[1]
+    return _resolved()[1]
 
 
 def is_class_model(run: RunInfo | None) -> bool:
     """Whether ``run`` is the server's class model (then the shared model and predictions serve it)."""
-    shared = class_model()
-    return shared is not None and shared.run.is_run(run)
+    resolved = class_model_run()
+    return resolved is not None and resolved.is_run(run)
 
 
 def class_model_predictions(dataset) -> np.ndarray:
@@ -243,8 +258,8 @@ def model_run() -> RunInfo | None:
     run = active_run()
     if run is not None:
         return run
-    shared = class_model()
-    return shared.info if shared is not None else None
+    resolved = class_model_run()
+    return resolved.info if resolved is not None else None
 
 
 def active_run() -> RunInfo | None:
@@ -259,7 +274,7 @@ def active_run() -> RunInfo | None:
         if not run_id:
             continue
         if run_id == CLASS_CHOICE:
-            if class_model() is not None:
+            if class_model_run() is not None:
                 set_active_run(CLASS_CHOICE)
                 return None
             # Gone (deleted, broken): drop the choice; the sidebar says why.
@@ -292,14 +307,18 @@ def active_model():
     per run (and reloaded when its checkpoint changes), the class model shared by the whole
     process; None when there is no usable run."""
     run = model_run()
-    if run is None or not run.has_model:
-        st.session_state.pop(SHARED_MODEL_KEY, None)
-        return None
-    shared = class_model()
-    if shared is not None and shared.run.is_run(run):
-        st.session_state[SHARED_MODEL_KEY] = shared.model  # a reference, for tests and the pages
-        return shared.model
+    if is_class_model(run):
+        shared = class_model()
+        if shared is not None:
+            st.session_state[SHARED_MODEL_KEY] = shared.model  # a reference, for tests and the pages
+            return shared.model
+        # The file did not load: say so here (the sidebar ran before) and fall back.
+        st.warning(f"The class model cannot be used: {escape_markdown(class_model_problem() or '')}. "
+                   "Your own models are used instead.")
+        run = model_run()
     st.session_state.pop(SHARED_MODEL_KEY, None)
+    if run is None or not run.has_model:
+        return None
     store = run_store()
     try:
         path = store.model_path(run.run_id)
