@@ -68,6 +68,13 @@ def runs_dir() -> Path:
     return _path("PLAYGROUND_RUNS_DIR") or Path(__file__).resolve().parent.parent / "runs"
 
 
+def class_model() -> str | None:
+    """``PLAYGROUND_CLASS_MODEL`` (unset: none): ``<workspace>/<run-id>`` of the run every
+    session may draw with, for servers without a Class page (the teacher's choice there wins)."""
+    value = os.environ.get("PLAYGROUND_CLASS_MODEL", "").strip()
+    return value or None
+
+
 def max_trainings() -> int:
     """``PLAYGROUND_MAX_TRAININGS`` (default: number of CPU cores): trainings at once."""
     value = os.environ.get("PLAYGROUND_MAX_TRAININGS", "").strip()
