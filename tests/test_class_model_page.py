@@ -141,7 +141,8 @@ def test_home_with_a_class_model_does_not_import_tensorflow(root):
               "print([c.value for c in at.sidebar.caption if 'Active model' in c.value])\n"
               "print('TF' if 'tensorflow' in sys.modules else 'NO-TF')\n")
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
-                         env=dict(os.environ), timeout=300)
+                         # without the server's background warm-up, which imports TensorFlow on purpose
+                         env={**os.environ, "PLAYGROUND_WARM_UP": "0"}, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "the class model · teacher book" in out.stdout
     assert out.stdout.strip().endswith("NO-TF")
