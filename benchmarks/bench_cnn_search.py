@@ -13,9 +13,10 @@ all its seeds); a candidate's ratio is its fit time over the mean of the two
 book fits around it (the machine is shared, so only a ratio within one run
 means anything).
 
-Fast-path variants that ``core/fastfit.py`` does not offer today are measured
-by swapping in a copy of its ``_make_train_chunk`` (``jit_compile=True``); see
-benchmarks/cnn_patch.diff. Prints one JSON line per (candidate, seed).
+``jit_compile=True``, which ``core/fastfit.py`` does not offer, is measured by
+swapping in a copy of its ``_make_train_chunk`` with that flag (XLA compiles
+once per chunk length, so those candidates fix ``steps_per_chunk``). Prints one
+JSON line per (candidate, seed); docs/NOTES.md "CNN preset search" has the figures.
 
     MNIST_PATH=/path/mnist.npz python benchmarks/bench_cnn_search.py \
         --candidates c16_32_bn_2ep,kerasio_1ep --seeds 0 [--list] [--intra N --inter N]
@@ -63,6 +64,7 @@ CANDIDATES = {
     "kerasio_1ep": cand(hidden=(), dropout=0.5, lr=0.001, epochs=1),
     # Today's stack, fewer epochs, with a warm-up + cosine schedule and/or batch norm.
     "c32_64_1ep_cos": cand(epochs=1, lr=0.003, schedule="warmup_cosine"),
+    "c32_64_2ep_cos": cand(epochs=2, lr=0.003, schedule="warmup_cosine"),
     "c32_64_bn_1ep_cos": cand(epochs=1, bn=True, lr=0.005, schedule="warmup_cosine"),
     "c32_64_bn_2ep_cos": cand(epochs=2, bn=True, lr=0.005, schedule="warmup_cosine"),
     # A smaller stack: Conv16 -> Pool -> Conv32 -> Pool (a quarter of the arithmetic).
@@ -72,6 +74,8 @@ CANDIDATES = {
     "c16_32_bn_3ep_cos": cand(convs=SMALL, epochs=3, bn=True, lr=0.006, schedule="warmup_cosine"),
     "c16_32_bn_2ep_cos_b256": cand(convs=SMALL, epochs=2, bn=True, lr=0.004, batch=256,
                                    schedule="warmup_cosine"),
+    "c32_64_1ep_cos_b64": cand(epochs=1, lr=0.002, batch=64, schedule="warmup_cosine"),
+    "c16_32_1ep_cos_b64": cand(convs=SMALL, epochs=1, lr=0.003, batch=64, schedule="warmup_cosine"),
     "c16_32_2ep_cos_b256": cand(convs=SMALL, epochs=2, lr=0.004, batch=256, schedule="warmup_cosine"),
     "c16_32_bn_2ep_cos_d10": cand(convs=SMALL, epochs=2, bn=True, hidden=(), dropout=0.0, lr=0.006,
                                   schedule="warmup_cosine"),
@@ -137,7 +141,7 @@ def build(spec, seed: int, steps_per_epoch: int):
 
 
 def _make_train_chunk_jit(model, x_spec, y_spec):
-    """core.fastfit._make_train_chunk with jit_compile=True (the patch in cnn_patch.diff)."""
+    """core.fastfit._make_train_chunk with jit_compile=True (measured slower on CPU: not proposed)."""
     import tensorflow as tf
 
     variables = model.trainable_variables
