@@ -20,8 +20,10 @@ def history_or_warning(store: RunStore, run: RunInfo) -> dict | None:
     """A run's history.json, or None after a warning that names the run when it cannot be read."""
     try:
         return store.history(run.run_id)
-    except CorruptRunError as error:
+    except (CorruptRunError, OSError) as error:  # damaged, hand-edited (wrong types), unreadable
         st.warning(f"The history of “{escape_markdown(run.name)}” cannot be read: {error}")
+        return None
+    except KeyError:  # deleted in another tab meanwhile
         return None
 
 
@@ -73,8 +75,11 @@ def _pick_active(runs: list[RunInfo], active: RunInfo | None) -> None:
     # The widget shows the active run, also when another page (Train now) changed it.
     st.session_state[K + "active_pick"] = active.run_id if active and active.run_id in labels else ids[0]
     st.selectbox(
-        "Active run (used by Evaluate and Draw)", ids, key=K + "active_pick", format_func=labels.get,
-        on_change=lambda: ui_runs.set_active_run(st.session_state[K + "active_pick"]),
+        "Active run (used by Evaluate and Draw)", ids, key=K + "active_pick",
+        format_func=lambda r: labels.get(r, str(r)),
+        # Only a listed run becomes active (a forged widget value is ignored).
+        on_change=lambda: st.session_state[K + "active_pick"] in labels
+        and ui_runs.set_active_run(st.session_state[K + "active_pick"]),
     )
 
 
@@ -83,13 +88,20 @@ def _compare(store: RunStore, runs: list[RunInfo]) -> None:
     if len(with_epochs) < 2:
         return
     labels = {run.run_id: run.label for run in with_epochs}
+    key = K + "compare"
+    if key in st.session_state:  # only ids of runs listed here (a forged or deleted one is dropped)
+        kept = st.session_state[key]
+        st.session_state[key] = [r for r in kept if r in labels] if isinstance(kept, (list, tuple)) else []
     chosen = st.multiselect(
-        "Compare runs", list(labels), default=list(labels)[:COMPARE_DEFAULT], format_func=labels.get,
-        key=K + "compare", help="Loss and accuracy per epoch, overlaid (validation dashed).",
+        "Compare runs", list(labels), default=None if key in st.session_state else list(labels)[:COMPARE_DEFAULT],
+        format_func=lambda run_id: labels.get(run_id, str(run_id)),
+        key=key, help="Loss and accuracy per epoch, overlaid (validation dashed).",
     )
     series = []
     for run_id in chosen:
-        run = next(r for r in with_epochs if r.run_id == run_id)
+        run = next((r for r in with_epochs if r.run_id == run_id), None)
+        if run is None:
+            continue
         history = history_or_warning(store, run)
         if history is not None:
             series.append((run.name, history.get("epochs", []), history.get("epoch", {})))
@@ -122,7 +134,9 @@ def _delete(store: RunStore, run_id: str) -> None:
 
 def _manage(store: RunStore, runs: list[RunInfo]) -> None:
     labels = {run.run_id: run.label for run in runs}
-    run_id = st.selectbox("Run", list(labels), format_func=labels.get, key=K + "manage_pick")
+    if st.session_state.get(K + "manage_pick", runs[0].run_id) not in labels:  # forged or deleted
+        st.session_state[K + "manage_pick"] = runs[0].run_id
+    run_id = st.selectbox("Run", list(labels), format_func=lambda r: labels.get(r, str(r)), key=K + "manage_pick")
     run = next((r for r in runs if r.run_id == run_id), None)
     if run is None:
         return
