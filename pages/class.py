@@ -210,7 +210,8 @@ def cleanup_section() -> None:
     rows = sorted(rows, key=lambda row: -sizes[row.key])
     labels = {row.key: f"{row.student} · {row.info.name} · {row.info.status_text} · {sizes[row.key]:.1f} MB"
               for row in rows}
-    if st.session_state.get(K + "delete_pick") not in labels:  # deleted meanwhile, or forged
+    picked = st.session_state.get(K + "delete_pick")
+    if not isinstance(picked, str) or picked not in labels:  # deleted meanwhile, or forged
         st.session_state[K + "delete_pick"] = rows[0].key
     st.caption(f"Each workspace may keep {settings.max_runs_per_workspace()} runs and "
                f"{settings.max_workspace_mb()} MB; past that its student cannot train until runs are deleted.")

@@ -256,6 +256,7 @@ def test_a_history_json_with_wrong_types_gives_a_warning_and_the_run_list_still_
 
     run_id = _finished_run(env, "historyws1a")
     store = RunStore("historyws1a", root=env)
+    (store.run_path(run_id) / "model.keras").write_bytes(b"not read by the Train page")  # usable: shown
     (store.run_path(run_id) / "history.json").write_text(json.dumps(
         {"epochs": [0], "epoch": {"loss": [1.0]}, "batch_steps": "ab", "batch": {}, "steps_per_epoch": 3}))
     with pytest.raises(CorruptRunError, match="batch_steps"):
@@ -283,31 +284,47 @@ def test_every_bad_history_type_is_a_corrupt_run(tmp_path, history):
 
 
 def test_a_forged_preset_name_falls_back_to_the_book(env):
-    at = open_app(TRAIN, query={"ws": "forgedws1aa"})
-    at.session_state["train_preset"] = "NoSuchPreset"
-    at.run()
+    # Set as the session's state before the widget is drawn: what a forged widget message leaves there.
+    at = open_app(TRAIN, query={"ws": "forgedws1aa"}, session={"train_preset": "NoSuchPreset"})
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="train_preset").value == "Book"
-    from ui.controls import _on_preset_change  # a forged value reaching the callback changes nothing
 
-    assert _on_preset_change.__module__ == "ui.controls"
+
+def test_a_forged_preset_name_in_the_callback_and_config_is_refused():
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        import streamlit as st
+
+        from ui import controls
+
+        st.session_state["train_preset"] = "Book"
+        controls._load_values(controls.PRESETS["Book"])
+        st.session_state["train_preset"] = "NoSuchPreset"
+        controls._on_preset_change()  # changes nothing
+        try:
+            controls.current_config()
+        except ValueError as error:
+            st.write(f"refused: {error}")
+
+    at = AppTest.from_function(script, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "refused: There is no preset called 'NoSuchPreset'." in [m.value for m in at.markdown]
 
 
 def test_a_forged_dataset_name_falls_back_to_mnist(env):
-    at = open_app(TRAIN, query={"ws": "forgedws2aa"})
-    at.session_state["dataset_name"] = "../../etc/passwd"
-    at.run()
+    at = open_app(TRAIN, query={"ws": "forgedws2aa"}, session={"dataset_name": "../../etc/passwd"})
     assert not at.exception, [e.value for e in at.exception]
-    assert at.sidebar.radio[0].value == "mnist"
+    assert any("training images of MNIST; then" in m.value for m in at.markdown)
+    at = open_app(query={"ws": "forgedws2aa"}, session={"dataset_name": ["not", "a", "name"]})
+    assert at.sidebar.radio(key="dataset_name").value == "mnist"
 
 
 def test_forged_run_ids_in_the_run_widgets_are_dropped(env):
     first = _finished_run(env, "forgedws3aa", name="one")
     second = _finished_run(env, "forgedws3aa", name="two")
-    at = open_app(TRAIN, query={"ws": "forgedws3aa"})
-    at.session_state["train_compare"] = [first, "20990101-000000-000-ffffff", {"x": 1}]
-    at.session_state["train_manage_pick"] = "not-a-run"
-    at.run()
+    forged = {"train_compare": [first, "20990101-000000-000-ffffff", {"x": 1}], "train_manage_pick": "not-a-run"}
+    at = open_app(TRAIN, query={"ws": "forgedws3aa"}, session=forged)
     assert not at.exception, [e.value for e in at.exception]
     assert at.multiselect(key="train_compare").value == [first]
     assert at.selectbox(key="train_manage_pick").value in (first, second)

@@ -59,7 +59,7 @@ def _load_values(config: ModelConfig) -> None:
 
 def _on_preset_change() -> None:
     name = st.session_state[K + "preset"]
-    if name in PRESETS:  # a forged value (not one of the options) changes nothing
+    if isinstance(name, str) and name in PRESETS:  # a forged value (not one of the options) changes nothing
         _load_values(PRESETS[name])
     # Custom keeps whatever the last preset put in place, to edit from there.
 
@@ -91,7 +91,8 @@ def init_state() -> None:
 
 def controls() -> None:
     """The preset, the custom builder and the training settings (values land in session_state)."""
-    if st.session_state.get(K + "preset") not in (*PRESETS, CUSTOM):  # forged: back to the book's
+    preset = st.session_state.get(K + "preset")
+    if not isinstance(preset, str) or preset not in (*PRESETS, CUSTOM):  # forged: back to the book's
         st.session_state[K + "preset"] = DEFAULT_PRESET
     st.selectbox(
         "Model", [*PRESETS, CUSTOM], key=K + "preset", on_change=_on_preset_change,
@@ -137,7 +138,7 @@ def _config_from(state) -> ModelConfig:
     )
     preset = state[K + "preset"]
     if preset != CUSTOM:
-        if preset not in PRESETS:
+        if not isinstance(preset, str) or preset not in PRESETS:
             raise ValueError(f"There is no preset called {str(preset)[:40]!r}.")
         return PRESETS[preset].replace(**common)
     hidden = tuple((int(state[f"{K}units_{i}"]), state[f"{K}act_{i}"]) for i in range(state[K + "layers"]))

@@ -36,7 +36,7 @@ def current_dataset() -> Dataset:
     """The dataset chosen in the sidebar (MNIST by default; it always loads)."""
     name = st.session_state.get(DATASET_KEY, DEFAULT)
     try:
-        return load(name if name in DATASETS else DEFAULT)  # a forged name: the default
+        return load(name if isinstance(name, str) and name in DATASETS else DEFAULT)  # a forged name: the default
     except DatasetUnavailable:
         return load(DEFAULT)
 
@@ -44,7 +44,7 @@ def current_dataset() -> Dataset:
 def _check_choice() -> None:
     """Radio callback: an unavailable dataset is refused, and the radio goes back to MNIST."""
     name = st.session_state[DATASET_KEY]
-    result = _load(name) if name in DATASETS else f"There is no dataset called {str(name)[:40]!r}."
+    result = _load(name) if isinstance(name, str) and name in DATASETS else f"There is no dataset called {str(name)[:40]!r}."
     if isinstance(result, str):
         st.session_state[UNAVAILABLE_KEY] = result
         st.session_state[DATASET_KEY] = DEFAULT
@@ -52,7 +52,8 @@ def _check_choice() -> None:
 
 def dataset_picker() -> Dataset:
     """Sidebar: choose the dataset, and say where it came from."""
-    if st.session_state.get(DATASET_KEY) not in DATASETS:  # unset, or forged
+    name = st.session_state.get(DATASET_KEY)
+    if not isinstance(name, str) or name not in DATASETS:  # unset, or forged
         st.session_state[DATASET_KEY] = DEFAULT
     st.sidebar.radio(
         "Dataset", DATASETS, key=DATASET_KEY, format_func=TITLES.get, horizontal=True,

@@ -66,6 +66,12 @@ def _run_table(runs: list[RunInfo], active_id: str | None) -> None:
     )
 
 
+def _on_pick_active(labels: dict) -> None:
+    picked = st.session_state[K + "active_pick"]
+    if isinstance(picked, str) and picked in labels:  # only a listed run (a forged value is ignored)
+        ui_runs.set_active_run(picked)
+
+
 def _pick_active(runs: list[RunInfo], active: RunInfo | None) -> None:
     usable = [run for run in runs if run.is_usable]
     if not usable:
@@ -77,9 +83,7 @@ def _pick_active(runs: list[RunInfo], active: RunInfo | None) -> None:
     st.selectbox(
         "Active run (used by Evaluate and Draw)", ids, key=K + "active_pick",
         format_func=lambda r: labels.get(r, str(r)),
-        # Only a listed run becomes active (a forged widget value is ignored).
-        on_change=lambda: st.session_state[K + "active_pick"] in labels
-        and ui_runs.set_active_run(st.session_state[K + "active_pick"]),
+        on_change=_on_pick_active, args=(labels,),
     )
 
 
@@ -91,7 +95,7 @@ def _compare(store: RunStore, runs: list[RunInfo]) -> None:
     key = K + "compare"
     if key in st.session_state:  # only ids of runs listed here (a forged or deleted one is dropped)
         kept = st.session_state[key]
-        st.session_state[key] = [r for r in kept if r in labels] if isinstance(kept, (list, tuple)) else []
+        st.session_state[key] = [r for r in kept if isinstance(r, str) and r in labels] if isinstance(kept, (list, tuple)) else []
     chosen = st.multiselect(
         "Compare runs", list(labels), default=None if key in st.session_state else list(labels)[:COMPARE_DEFAULT],
         format_func=lambda run_id: labels.get(run_id, str(run_id)),
@@ -134,7 +138,8 @@ def _delete(store: RunStore, run_id: str) -> None:
 
 def _manage(store: RunStore, runs: list[RunInfo]) -> None:
     labels = {run.run_id: run.label for run in runs}
-    if st.session_state.get(K + "manage_pick", runs[0].run_id) not in labels:  # forged or deleted
+    picked = st.session_state.get(K + "manage_pick", runs[0].run_id)
+    if not isinstance(picked, str) or picked not in labels:  # forged or deleted
         st.session_state[K + "manage_pick"] = runs[0].run_id
     run_id = st.selectbox("Run", list(labels), format_func=lambda r: labels.get(r, str(r)), key=K + "manage_pick")
     run = next((r for r in runs if r.run_id == run_id), None)
