@@ -100,5 +100,6 @@ def test_a_forged_9000px_canvas_message_is_refused_with_a_warning(streamlit_app,
     assert any("at most 1024×1024" in t for t in text), text
     assert page.locator('[data-testid="stException"]').count() == 0
     peak_mb = memory_mb(server.process.pid, "VmHWM")
+    print(f"server memory: idle {idle_mb:.0f} MB, peak {peak_mb:.0f} MB")
     assert peak_mb - idle_mb <= MAX_GROWTH_MB, (idle_mb, peak_mb)
     assert "Traceback" not in server.log()
