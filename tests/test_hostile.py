@@ -261,6 +261,9 @@ def test_a_history_json_with_wrong_types_gives_a_warning_and_the_run_list_still_
         {"epochs": [0], "epoch": {"loss": [1.0]}, "batch_steps": "ab", "batch": {}, "steps_per_epoch": 3}))
     with pytest.raises(CorruptRunError, match="batch_steps"):
         store.history(run_id)
+    from ui.run_list import _history_csv
+
+    assert _history_csv(store, run_id).startswith(f"# the history of run {run_id} cannot be read")
     at = open_app(TRAIN, query={"ws": "historyws1a", "run": run_id})
     assert not at.exception, [e.value for e in at.exception]
     assert any("cannot be read" in w and "batch_steps" in w for w in at.warning.values)

@@ -136,6 +136,14 @@ def _delete(store: RunStore, run_id: str) -> None:
     st.session_state[K + "flash"] = ("success", "Run deleted.")
 
 
+def _history_csv(store: RunStore, run_id: str) -> str:
+    """The download's CSV; a damaged history.json gives a one-line explanation instead of an error."""
+    try:
+        return downloads.history_csv(store, run_id)
+    except (CorruptRunError, KeyError, OSError) as error:
+        return f"# the history of run {run_id} cannot be read: {error}\n"
+
+
 def _manage(store: RunStore, runs: list[RunInfo]) -> None:
     labels = {run.run_id: run.label for run in runs}
     picked = st.session_state.get(K + "manage_pick", runs[0].run_id)
@@ -161,7 +169,7 @@ def _manage(store: RunStore, runs: list[RunInfo]) -> None:
         help="Load it with keras.saving.load_model(path).",
     )
     history_col.download_button(
-        "History (.csv)", data=lambda: downloads.history_csv(store, run.run_id), file_name=f"{stem}-history.csv",
+        "History (.csv)", data=lambda: _history_csv(store, run.run_id), file_name=f"{stem}-history.csv",
         mime="text/csv", on_click="ignore", icon=":material/download:", key=f"{K}dl_csv_{run.run_id}",
         width="stretch", help="Loss and accuracy per epoch.",
     )
