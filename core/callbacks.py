@@ -249,3 +249,27 @@ class RunSaver(keras.callbacks.Callback):
                 )
             except BaseException as error:  # a full disk: reported by close(), training goes on
                 self.error = error
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Ends training once it has run ``seconds`` (the server's bound on one training's cost).
+
+    Checked after every batch (or chunk of batches), like the stop button;
+    ``reached`` tells afterwards that the limit, not the student, ended it.
+    """
+
+    def __init__(self, seconds: float, *, clock=time.perf_counter):
+        super().__init__()
+        if not seconds > 0:
+            raise ValueError(f"seconds must be positive, got {seconds}")
+        self.seconds, self.clock = float(seconds), clock
+        self.reached = False
+        self._start = clock()
+
+    def on_train_begin(self, logs=None):
+        self._start = self.clock()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.clock() - self._start >= self.seconds:
+            self.reached = True
+            self.model.stop_training = True

@@ -41,6 +41,7 @@ import numpy as np
 from core import config as settings
 from core.liveness import WRITER, writer_alive
 from core.model import ModelConfig
+from core.text import clean_name
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
@@ -273,7 +274,8 @@ def run_info(workspace: str, run_id: str, path: Path, cfg: dict, metrics: dict) 
         return RunInfo(
             run_id=run_id,
             workspace=workspace,
-            name=str(cfg.get("name") or run_id),
+            # Cleaned on display too: a name written by hand or an older version (bidi controls).
+            name=clean_name(str(cfg.get("name") or run_id), max_len=NAME_MAX_LENGTH) or run_id,
             status=status,
             config=config,
             config_problem=config_problem,
@@ -294,6 +296,35 @@ def run_info(workspace: str, run_id: str, path: Path, cfg: dict, metrics: dict) 
         if isinstance(error, CorruptRunError):
             raise
         raise CorruptRunError(f"{METRICS_FILE} or {CONFIG_FILE} has a bad value ({error})") from None
+
+
+def _number_list(history: dict, key: str, *, whole: bool = False) -> list:
+    """``history[key]`` when it is a list of numbers (metrics may hold None: a NaN saved as JSON)."""
+    values = history.get(key, [])
+    kinds = (int,) if whole else (int, float, type(None))
+    if not isinstance(values, list) or not all(isinstance(v, kinds) and not isinstance(v, bool) for v in values):
+        raise CorruptRunError(f"{HISTORY_FILE}: {str(key)[:40]!r} is not a list of {'whole ' if whole else ''}numbers")
+    return values
+
+
+def _checked_history(history: dict) -> dict:
+    """history.json's dict when every field has the type and length the pages expect, else CorruptRunError.
+
+    The one guard for a hand-edited or damaged file (``"batch_steps": "ab"``): the
+    pages read the result without further checks.
+    """
+    for steps_key, logs_key in (("epochs", "epoch"), ("batch_steps", "batch")):
+        _number_list(history, steps_key, whole=True)
+        logs = history.get(logs_key, {})
+        if not isinstance(logs, dict):
+            raise CorruptRunError(f"{HISTORY_FILE}: {logs_key!r} is not a mapping of metric names to values")
+        for name in logs:
+            _number_list(logs, name)
+    for key in ("steps_per_epoch", "total_epochs"):
+        value = history.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise CorruptRunError(f"{HISTORY_FILE}: {key!r} is not a whole number")
+    return history
 
 
 class RunStore:
@@ -435,7 +466,7 @@ class RunStore:
         path = self._existing(run_id) / HISTORY_FILE
         if not path.exists():
             return {"epoch": {}, "epochs": [], "batch": {}, "batch_steps": [], "steps_per_epoch": None}
-        return _read_json(path)
+        return _checked_history(_read_json(path))
 
     def model_path(self, run_id: str) -> Path:
         """The file holding a run's model: model.keras, else the last epoch's checkpoint
@@ -477,12 +508,15 @@ class RunStore:
     def _valid_name(name: str) -> str:
         if not isinstance(name, str):
             raise ValueError(f"a run name must be text, got {type(name).__name__}")
-        name = " ".join(name.split())
-        if not name:
-            raise ValueError("a run name cannot be empty")
-        if len(name) > NAME_MAX_LENGTH:
+        if len(name) > NAME_MAX_LENGTH * 4:  # far too long to be a name; shorter ones are cut below
             raise ValueError(f"a run name has at most {NAME_MAX_LENGTH} characters, got {len(name)}")
-        return name
+        # Without control, bidi-override and zero-width characters (core.text.clean_name).
+        cleaned = clean_name(name, max_len=NAME_MAX_LENGTH + 1)
+        if not cleaned:
+            raise ValueError("a run name cannot be empty (or only invisible characters)")
+        if len(cleaned) > NAME_MAX_LENGTH:
+            raise ValueError(f"a run name has at most {NAME_MAX_LENGTH} characters, got {len(cleaned)}")
+        return cleaned
 
     def rename(self, run_id: str, name: str) -> RunInfo:
         """Give a run a new display name (spaces collapsed; 1..80 characters)."""

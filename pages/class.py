@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from core import class_model, classroom, lesson_links, profile
+from core import config as settings
 from core import passcode as teacher_passcode
 from core.charts.classroom import class_scatter_figure
 from core.charts.training import training_curves_figure
@@ -173,6 +174,56 @@ def live_class() -> None:
     table_section(rows)
 
 
+# -- cleaning up: the server keeps at most the quota per workspace (core.quota) ---------------
+def _run_megabytes(row: classroom.ClassRow) -> float:
+    total = 0
+    for path in (row.info.path.iterdir() if row.info.path and row.info.path.is_dir() else ()):
+        try:
+            total += path.lstat().st_size
+        except OSError:  # deleted meanwhile
+            pass
+    return total / (1024 * 1024)
+
+
+def _delete_run(key: str) -> None:
+    row = next((r for r in _index().rows() if r.key == key), None)
+    if row is None:  # deleted meanwhile, or a forged key
+        st.session_state[K + "flash"] = ("warning", "That run no longer exists.")
+        return
+    try:
+        RunStore(row.workspace, root=row.info.path.parent.parent).delete(row.run_id)
+    except (ValueError, KeyError, OSError) as error:  # ValueError: still training
+        st.session_state[K + "flash"] = ("error", f"Could not delete the run: {error}")
+        return
+    st.session_state[K + "flash"] = ("success", f"Deleted “{row.info.name}” of {row.student}.")
+
+
+def cleanup_section() -> None:
+    """Delete any student's run (largest first), e.g. when a workspace's quota is reached."""
+    if flash := st.session_state.pop(K + "flash", None):
+        getattr(st, flash[0])(escape_markdown(flash[1]))
+    rows = _index().rows()
+    if not rows:
+        st.caption("No runs to clean up.")
+        return
+    sizes = {row.key: _run_megabytes(row) for row in rows}
+    rows = sorted(rows, key=lambda row: -sizes[row.key])
+    labels = {row.key: f"{row.student} · {row.info.name} · {row.info.status_text} · {sizes[row.key]:.1f} MB"
+              for row in rows}
+    picked = st.session_state.get(K + "delete_pick")
+    if not isinstance(picked, str) or picked not in labels:  # deleted meanwhile, or forged
+        st.session_state[K + "delete_pick"] = rows[0].key
+    st.caption(f"Each workspace may keep {settings.max_runs_per_workspace()} runs and "
+               f"{settings.max_workspace_mb()} MB; past that its student cannot train until runs are deleted.")
+    key = st.selectbox("Run (largest first)", list(labels), key=K + "delete_pick",
+                       format_func=lambda k: labels.get(k, "?"))
+    row = next(r for r in rows if r.key == key)
+    with st.popover("Delete this run", icon=":material/delete:", disabled=row.info.is_active):
+        st.write(f"Delete “{escape_markdown(row.info.name)}” of {escape_markdown(row.student)} and its "
+                 "saved model for good?")
+        st.button("Yes, delete it", key=K + "delete_yes", type="primary", on_click=_delete_run, args=(key,))
+
+
 # -- the class model ------------------------------------------------------------------------
 SHARE_LIMIT = 20  # runs offered, best first
 
@@ -280,6 +331,8 @@ def main() -> None:
         class_model_section(_index())
     with st.expander("Lesson link", expanded=False, icon=":material/link:"):
         lesson_link_section()
+    with st.expander("Clean up: delete runs", expanded=False, icon=":material/delete_sweep:"):
+        cleanup_section()
 
 
 main()

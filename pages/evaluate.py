@@ -97,6 +97,12 @@ def _no_model(run) -> None:
             "or train the book's network right here with its defaults "
             f"({book.batch_size} images a batch, {book.epochs} epochs)."
         )
+    elif (problem := ui_runs.model_problem(run)) is not None:
+        st.info(
+            f"The active run **{ui_runs.escape_markdown(run.name)}** has a saved model, but it cannot be "
+            f"used: {ui_runs.escape_markdown(problem)}. Pick another run on the Train page, or train the "
+            "book's network here."
+        )
     else:
         st.info(
             f"The active run **{ui_runs.escape_markdown(run.name)}** ({run.status_text}) has no saved model yet. "

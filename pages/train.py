@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import config as settings
 from core.charts.training import training_curves_figure
 from core.export import keras_script
 from core.model import ModelConfig, keras_summary_text, summary_rows
 from core.runs import DIVERGED, FAILED, FINISHED, INTERRUPTED, QUEUED, STOPPED, RunInfo
+from core.training import limit_text
 from ui import runs as ui_runs
 from ui.controls import controls, current_config, init_state
 from ui.data import current_dataset
@@ -59,7 +61,9 @@ def _live_view() -> None:
     snap = job.snapshot()
     if snap.status == QUEUED:
         st.info(f"Waiting for a free training slot: place {snap.queue_place or 1} in the queue. "
-                "Other trainings on this server are using the processor.", icon=":material/hourglass_top:")
+                f"The server trains at most {settings.max_trainings()} networks at once (they share its "
+                "processor); the others wait their turn, first come, first served.",
+                icon=":material/hourglass_top:")
     st.progress(snap.history.fraction, text=snap.progress_line)
     if snap.keras_progress:
         st.code(snap.keras_progress, language=None)
@@ -167,6 +171,9 @@ def controls_section(store, job) -> ModelConfig | None:
     start_error = st.session_state.pop(K + "start_error", None)
     if start_error:
         st.error(start_error)
+    st.caption(f"Fair shares on a shared server: one training per workspace at a time, and each stops "
+               f"itself at the server's {limit_text(settings.max_train_seconds())} limit (what it learnt "
+               "so far is evaluated and kept).")
     return config
 
 

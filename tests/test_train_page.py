@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import ROOT
 from helpers import dead_writer, open_app, save_finished_run
 
-WORKSPACE = "apptest1"
+WORKSPACE = "apptest1abc"  # a new workspace needs a random-length id (core.workspace_ids)
 
 
 @pytest.fixture

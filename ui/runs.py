@@ -20,6 +20,7 @@ pages (Home, Dataset) can use these helpers without importing TensorFlow.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -42,8 +43,10 @@ from core.runs import (
     validate_workspace,
 )
 from core.config import runs_dir, train_limit
-from core.queue import all_live_jobs, live_jobs, training_queue
+from core.queue import ADMISSION_LOCK, admission_problem, all_live_jobs, live_jobs, training_queue
+from core.quota import quota_problem
 from core.training import TrainingJob
+from core.workspace_ids import check_workspace_id
 
 WORKSPACE_PARAM = "ws"
 RUN_PARAM = "run"
@@ -52,6 +55,12 @@ ACTIVE_RUN_KEY = "active_run_id"
 JOB_KEY = "training_job"
 JOB_SEEN_DONE_KEY = "training_job_seen_done"
 MODEL_CACHE_KEY = "active_model_cache"
+#: (run id, why its saved model could not be loaded), for the pages' "no model" text.
+MODEL_PROBLEM_KEY = "active_model_problem"
+#: Why the URL's ?ws= was refused (shown once by sidebar_status).
+WORKSPACE_PROBLEM_KEY = "workspace_problem"
+#: Streamlit's XSRF cookie: set once per browser, shared by all its tabs and workspaces.
+CLIENT_COOKIE = "_streamlit_xsrf"
 #: The active-run choice (and ``?run=``) that means "the class model".
 CLASS_CHOICE = "class"
 #: A reference (never a copy) to the shared class model while this session uses it.
@@ -92,11 +101,24 @@ def workspace_id() -> str:
     An id typed in capitals is taken in lower case (workspace ids are lower case).
     """
     value = st.query_params.get(WORKSPACE_PARAM)
+    remembered = st.session_state.get(WORKSPACE_KEY)
     try:
-        workspace = validate_workspace(value.lower() if isinstance(value, str) else value)
-    except ValueError:
+        if value is None:
+            raise ValueError("no ?ws= in the URL")
+        if isinstance(value, str) and value.strip().lower() == remembered:
+            workspace = remembered  # checked when it was first opened (or made here)
+        else:
+            lowered = value.strip().lower() if isinstance(value, str) else value
+            try:
+                existing = RunStore(validate_workspace(lowered)).folder.is_dir()
+            except ValueError:
+                existing = False
+            workspace = check_workspace_id(value, existing=existing)
+    except ValueError as error:
+        if value is not None:
+            st.session_state[WORKSPACE_PROBLEM_KEY] = f"The link's workspace was not opened: {error}"
         # Switching pages drops query parameters; the session remembers the id.
-        workspace = st.session_state.get(WORKSPACE_KEY) or new_workspace_id()
+        workspace = remembered or new_workspace_id()
     _set_param(WORKSPACE_PARAM, workspace)
     st.session_state[WORKSPACE_KEY] = workspace
     return workspace
@@ -134,13 +156,28 @@ def current_job() -> TrainingJob | None:
     return job
 
 
+def client_id() -> str | None:
+    """This browser, as far as the server can tell cheaply: a hash of Streamlit's XSRF
+    cookie (one per browser, all tabs and workspaces); None when there is none."""
+    try:
+        cookie = st.context.cookies.get(CLIENT_COOKIE)
+    except Exception:  # no browser (AppTest, a bare script run)
+        return None
+    if not isinstance(cookie, str) or not cookie:
+        return None
+    return hashlib.sha256(cookie.encode()).hexdigest()[:16]
+
+
 def start_training(model_config, *, name: str | None = None) -> TrainingJob:
     """Create, start and remember a TrainingJob on the sidebar's dataset.
 
     While this session's job is still queued or training, that job is returned and
     nothing new starts (a double or stale click on Train). Raises ValueError for a
-    bad setting (``PLAYGROUND_TRAIN_LIMIT``, a configuration) and OSError when the
-    run folder cannot be written: the caller shows them.
+    bad setting (``PLAYGROUND_TRAIN_LIMIT``, a configuration), and with the reason
+    when the server refuses a new training (another one of this workspace or browser
+    is live, the queue is full, the workspace's disk quota is used up:
+    ``core.queue.admission_problem``, ``core.quota.quota_problem``), and OSError when
+    the run folder cannot be written: the caller shows them.
     """
     from ui.data import current_dataset
 
@@ -148,7 +185,13 @@ def start_training(model_config, *, name: str | None = None) -> TrainingJob:
     if job is not None and not job.done:
         return job
     dataset = current_dataset()
-    job = TrainingJob(model_config, dataset, store=run_store(), name=name, limit=train_limit()).start()
+    store, client = run_store(), client_id()
+    with ADMISSION_LOCK:  # two tabs pressing Train at once: only one passes the check
+        problem = admission_problem(store.workspace, client=client) or quota_problem(store)
+        if problem is not None:
+            raise ValueError(problem)
+        job = TrainingJob(model_config, dataset, store=store, name=name, limit=train_limit(),
+                          client=client).start()
     st.session_state[JOB_KEY] = job
     return job
 
@@ -331,10 +374,21 @@ def active_model():
     try:
         model = store.load_model(run.run_id)
     except Exception as error:  # a broken file must not break the page
-        st.warning(f"The model of run “{escape_markdown(run.name)}” could not be loaded: {error}")
+        reason = (f"Keras refused it as unsafe: it holds code (a Lambda layer), which this app never runs"
+                  if "safe_mode" in str(error) else f"{type(error).__name__}: {error}")
+        st.session_state[MODEL_PROBLEM_KEY] = (run.run_id, reason)
+        st.warning(f"The model of run “{escape_markdown(run.name)}” could not be loaded: {reason}")
         return None
     st.session_state[MODEL_CACHE_KEY] = (key, model)
     return model
+
+
+def model_problem(run: RunInfo | None) -> str | None:
+    """Why ``run``'s saved model could not be loaded in this session (None: it was not refused)."""
+    problem = st.session_state.get(MODEL_PROBLEM_KEY)
+    if run is None or not problem or problem[0] != run.run_id or not run.has_model:
+        return None
+    return problem[1]
 
 
 def job_finished_rerun(job: TrainingJob) -> None:
@@ -414,6 +468,8 @@ def sidebar_status() -> None:
     workspace = workspace_id()
     run = model_run()
     job = current_job()
+    if problem := st.session_state.pop(WORKSPACE_PROBLEM_KEY, None):
+        st.sidebar.warning(problem + " This is a new workspace.")
     lines = [f"Workspace `{workspace}`: bookmark or share this page's link to come back to its runs."]
     if job is not None and not job.done:
         lines.append(f"Training **{escape_markdown(job.name)}** now…")
