@@ -6,6 +6,7 @@ navigation and the sidebar; each step of the lesson is a file in ``pages/``.
 
 import streamlit as st
 
+from core import warmup
 from ui.data import dataset_picker
 from ui.runs import sidebar_status
 from ui.lesson import available_steps
@@ -31,3 +32,8 @@ sidebar_status()
 display_name_box()
 
 page.run()
+
+# TensorFlow loads (and the Book model traces) in the background once the first page
+# is on screen (importing it holds the interpreter lock for seconds at a time, so not
+# before): the first student to press Train does not wait for it. Once per process.
+warmup.start()

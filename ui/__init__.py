@@ -17,8 +17,6 @@ import sys
 
 import streamlit as st
 
-from core import warmup
-
 log = logging.getLogger(__name__)
 
 
@@ -87,7 +85,4 @@ def _leave_legacy_pages_mode() -> None:
 
 
 _keep_keras_state_between_reruns()  # 1.
-# TensorFlow loads (and the Book model traces) in the background from the first page
-# on, so the first student to open Train or press Train does not wait for it.
-warmup.start()
 _leave_legacy_pages_mode()  # 2. (last: it may rerun)
