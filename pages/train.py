@@ -28,6 +28,14 @@ BOOK_PRINTED_ACCURACY = 0.9018
 CHANCE_WARNING = 0.2
 
 
+def summary_table(rows) -> str:
+    """The layers as a Markdown table: layer, output shape, parameters, where they come from."""
+    lines = ["| Layer | Output shape | Parameters | Where they come from |", "|---|---|--:|---|"]
+    lines += [f"| {row.name} ({row.layer_type}) | {row.output_shape} | {row.params:,} | {row.arithmetic} |"
+              for row in rows]
+    return "\n".join(lines)
+
+
 def network_section(config: ModelConfig, image_shape: tuple[int, int]) -> None:
     """The layers, their parameters and where they come from, and Keras' own summary."""
     # The table is arithmetic (no TensorFlow: it shows at once on a fresh server); both
@@ -35,15 +43,9 @@ def network_section(config: ModelConfig, image_shape: tuple[int, int]) -> None:
     rows = summary_rows(config, input_shape=image_shape)
     st.subheader("The network", anchor=False)
     st.caption(config.architecture_text())
-    st.dataframe(
-        [
-            {"Layer": f"{row.name} ({row.layer_type})", "Output shape": row.output_shape,
-             "Parameters": row.params, "Where they come from": row.arithmetic}
-            for row in rows
-        ],
-        hide_index=True, width="stretch",
-        column_config={"Parameters": st.column_config.NumberColumn(format="localized")},
-    )
+    # A Markdown table, not st.dataframe: that would import pandas (1-2 s on a fresh
+    # server) before the page's first table could show.
+    st.markdown(summary_table(rows))
     st.markdown(f"**Total parameters: {sum(row.params for row in rows):,}** (all trainable)")
     # Keras' own table needs TensorFlow (seconds to import on a fresh server): on request.
     if st.toggle("Show Keras' own `model.summary()`", key=K + "keras_summary"):
