@@ -35,7 +35,8 @@ def book_run(tmp_path_factory, digits):
     model.fit(x, keras.utils.to_categorical(digits.y_train[:TRAIN_SLICE], 10), batch_size=100, epochs=3, verbose=0)
     probs = model.predict(model_input(digits.x_test, input_shape=model.input_shape), batch_size=2048, verbose=0)
     run_id = save_finished_run(model, root=root, workspace=WORKSPACE, config=PRESETS["Book"].to_dict(),
-                               epochs=3, name="tiny book")
+                               epochs=3, name="tiny book", test_loss=1.0,
+                               test_accuracy=float(np.mean(probs.argmax(1) == digits.y_test)))
     cnn_run = save_finished_run(_tiny_cnn(digits), root=root, workspace=WORKSPACE + "cnn",
                                 config=PRESETS["CNN"].to_dict(), name="tiny CNN")
     return dict(root=root, run_id=run_id, probs=probs, model=model, cnn_run=cnn_run)
@@ -172,3 +173,50 @@ def test_clicking_a_map_point_opens_it_in_the_inspector(env):
     place = int(np.flatnonzero(test_map.indices[test_map.labels == c] == chosen)[0])
     assert selected_test_index({"selection": {"points": [{"curve_number": 10 + c, "point_index": place}]}},
                                test_map) == chosen
+
+
+# -- Train: the weights as pictures, live and after a refresh ---------------------------------------------
+def test_a_training_job_snapshot_carries_a_copy_of_the_weights_of_its_last_epoch(monkeypatch, tmp_path, digits):
+    from core.model import PRESETS
+    from core.runs import RunStore
+    from core.training import TrainingJob
+
+    monkeypatch.setenv("PLAYGROUND_RUNS_DIR", str(tmp_path / "runs"))
+    store = RunStore("weightsjob", root=tmp_path / "runs")
+    job = TrainingJob(PRESETS["Book"].replace(epochs=2), digits, store=store, limit=1000).start()
+    assert job.join(120) and job.status == "finished", job.error
+    snap = job.snapshot()
+    assert snap.weights_epoch == 2
+    saved = store.load_model(job.run_id)
+    np.testing.assert_array_equal(snap.weights["dense/kernel"], saved.layers[0].kernel.numpy())
+    from core.inside import weight_pictures
+
+    pictures = weight_pictures(snap.weights)
+    assert pictures.kind == "dense" and pictures.images.shape == (10, 28, 28)
+    np.testing.assert_array_equal(pictures.images[4], saved.layers[0].kernel.numpy()[:, 4].reshape(28, 28))
+
+
+def test_the_train_page_shows_a_finished_runs_weights_and_the_books_log_after_a_refresh(env):
+    at = open_app("pages/train.py", query={"ws": WORKSPACE, "run": env["run_id"]})
+    assert not at.exception, [e.value for e in at.exception]
+    charts = specs(at)
+    kernel = env["model"].layers[0].kernel.numpy()
+    weights = next(s for s in charts if any("unit 0" in str(a.get("text")) for a in s["layout"].get("annotations", [])))
+    np.testing.assert_allclose(plotly_array(weights["data"][2]["z"]), kernel[:, 2].reshape(28, 28), atol=1e-6)
+    output = next(s for s in charts if any(t.get("y") and "bias" in list(t.get("y")) for t in s["data"]))
+    assert plotly_array(output["data"][0]["z"]).shape == (11, 10)
+    captions = texts(at, "caption")
+    assert any("784 weights laid out as the image" in c for c in captions)
+    assert any("does not fit its own log" in i for i in texts(at, "info"))
+
+
+def test_the_books_printed_log_is_a_reference_line_on_the_curves():
+    from core import book
+    from core.charts.training import training_curves_figure
+
+    fig = training_curves_figure(batch_steps=[1, 2], batch_logs={"loss": [2.3, 2.2], "accuracy": [0.1, 0.2]},
+                                 epochs=[0], epoch_logs={"loss": [2.2], "accuracy": [0.2]}, steps_per_epoch=2,
+                                 reference=book.reference_curves())
+    reference = [t for t in fig.data if t.name == book.REFERENCE_NAME]
+    assert [list(t.y) for t in reference] == [list(book.BOOK.loss), list(book.BOOK.accuracy)]
+    assert list(reference[0].x) == [1, 2, 3, 4, 5]

@@ -106,6 +106,7 @@ def run_weights_section(store, run, *, key: str) -> None:
     """The weights of a run's saved model (its last checkpoint): what the live view showed last."""
     from core.inside import weight_pictures, weights_snapshot
     from core.runs import MODEL_FILE
+    from ui.runs import escape_markdown
 
     if not run.has_model:
         return
@@ -124,7 +125,7 @@ def run_weights_section(store, run, *, key: str) -> None:
         kept.clear()
         kept[ident] = pictures
     show_weight_figures(weight_figures(kept[ident]), key=key,
-                        title=f"The weights of {run.name} after epoch {run.epochs_done}")
+                        title=f"The weights of {escape_markdown(run.name)} after epoch {run.epochs_done}")
 
 
 # --------------------------------------------------------------------------- one image through the network

@@ -136,7 +136,7 @@ def training_curves_figure(
             ))
     if reference is not None:
         ref_name, ref_logs = reference
-        label = html.escape(ref_name).replace("%", "&#37;")
+        label = html.escape(ref_name, quote=False).replace("%", "&#37;")
         for col, (key, title) in enumerate(METRICS, start=1):
             values = ref_logs.get(key)
             if not values:
