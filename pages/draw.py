@@ -239,18 +239,17 @@ def inside_section(model, drawing: np.ndarray, class_names) -> None:
     names = list(class_names)
     st.subheader("Inside the network: your drawing, layer by layer")
     try:
-        traces = ui_inside.network_trace_section(model, drawing, key="draw_inside", class_names=names)
+        _, gxi, predicted = ui_inside.network_trace_section(model, drawing, key="draw_inside", class_names=names)
     except ValueError as error:  # a model that does not take 28x28 images (prediction_section says so too)
         st.caption(f"The layers cannot be shown for this model: {error}")
         return
-    predicted = int(np.argmax(traces[-1].values))
     st.subheader("Why this answer: which pixels decided")
     wanted = st.selectbox(
         "What should it have been?", range(len(names)), index=predicted, format_func=names.__getitem__,
         key="draw_true_class", help="Shows what was missing for that digit, next to what made it say its answer.",
     )
     ui_inside.attribution_section(model, drawing, predicted=predicted, true_class=int(wanted),
-                                  key="draw_saliency", class_names=names)
+                                  key="draw_saliency", class_names=names, predicted_gxi=gxi)
 
 
 def model_section():

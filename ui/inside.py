@@ -131,14 +131,15 @@ def run_weights_section(store, run, *, key: str) -> None:
 # --------------------------------------------------------------------------- one image through the network
 
 
-def network_trace_section(model, image: np.ndarray, *, key: str, class_names) -> list:
+def network_trace_section(model, image: np.ndarray, *, key: str, class_names):
     """Input 784 -> every layer (bars for Dense, feature maps for Conv/Pool) -> logits -> softmax.
 
-    ``image``: (28, 28) uint8 or [0, 1] floats. Returns the traces (the last is the probabilities).
+    ``image``: (28, 28) uint8 or [0, 1] floats. Returns (traces, gradient × input of the
+    predicted class, the predicted class): one traced call gives all three.
     """
     from core.inside import dense_unit_arithmetic
 
-    traces, _, predicted = explainer(model).explain(image)
+    explained = traces, _, predicted = explainer(model).explain(image)
     names = [str(c) for c in class_names]
     pixels = np.asarray(image, dtype=np.float32).reshape(-1)
     st.markdown(f"**Input:** {pixels.size} numbers, {int(np.count_nonzero(pixels))} of them inked.")
@@ -167,7 +168,7 @@ def network_trace_section(model, image: np.ndarray, *, key: str, class_names) ->
     try:  # a Dense layer straight on the pixels (the book's): its sums can be written out
         dense_unit_arithmetic(model, image, 0)
     except ValueError:  # a CNN: its first Dense layer reads feature maps, not pixels
-        return traces
+        return explained
     unit = st.selectbox(f"Open one hidden unit of {first.name}", range(int(first.values.size)), key=f"{key}_unit",
                         help="Its 784 weights, the input, their product and the sum, written out.")
     arithmetic = dense_unit_arithmetic(model, image, int(unit))
@@ -176,15 +177,18 @@ def network_trace_section(model, image: np.ndarray, *, key: str, class_names) ->
                     key=f"{key}_arithmetic", config=CONFIG)
     caption("unit_arithmetic_figure")
     st.code(arithmetic.text(), language=None)
-    return traces
+    return explained
 
 
 # --------------------------------------------------------------------------- attributions
 
 
 def attribution_section(model, image: np.ndarray, *, predicted: int, true_class: int | None, key: str,
-                        class_names, ig_steps: int = 50) -> None:
-    """Gradient × input and integrated gradients over the digit, for the predicted and the true class."""
+                        class_names, ig_steps: int = 50, predicted_gxi: np.ndarray | None = None) -> None:
+    """Gradient × input and integrated gradients over the digit, for the predicted and the true class.
+
+    ``predicted_gxi``: the predicted class's gradient × input when already computed (network_trace_section's).
+    """
     tool = explainer(model)
     names = [str(c) for c in class_names]
     classes = [(predicted, f"what made it say {names[predicted]}")]
@@ -193,7 +197,10 @@ def attribution_section(model, image: np.ndarray, *, predicted: int, true_class:
     for class_index, question in classes:
         st.markdown(f"**{question.capitalize()}** (attributions for class {names[class_index]})")
         left, right = st.columns(2)
-        gxi = tool.gradient_x_input(image, class_index=class_index)
+        if class_index == predicted and predicted_gxi is not None:
+            gxi = predicted_gxi
+        else:
+            gxi = tool.gradient_x_input(image, class_index=class_index)
         ig = tool.integrated_gradients(image, class_index=class_index, steps=ig_steps)
         for column, (label, values, suffix) in zip(
             (left, right), (("gradient × input", gxi, "gxi"), (f"integrated gradients ({ig_steps} steps)", ig, "ig"))
