@@ -36,6 +36,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core import config as settings
 from core.liveness import WRITER, writer_alive
 from core.model import ModelConfig
@@ -44,6 +46,9 @@ CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
 METRICS_FILE = "metrics.json"
 MODEL_FILE = "model.keras"
+#: The weights after the last full epoch while a run trains (NumPy arrays in
+#: ``model.get_weights()`` order); model.keras is written once, at the end.
+CHECKPOINT_FILE = "checkpoint.weights.npz"
 
 WORKSPACE_ALPHABET = string.ascii_lowercase + string.digits
 WORKSPACE_MAX_LENGTH = 40
@@ -282,7 +287,7 @@ def run_info(workspace: str, run_id: str, path: Path, cfg: dict, metrics: dict) 
             created=str(cfg.get("created", "")),
             message=str(metrics.get("message") or ""),
             hint=str(metrics.get("hint") or ""),
-            has_model=(path / MODEL_FILE).is_file(),
+            has_model=(path / MODEL_FILE).is_file() or (path / CHECKPOINT_FILE).is_file(),
             path=path,
         )
     except (TypeError, ValueError) as error:
@@ -376,6 +381,22 @@ class RunStore:
         """Replace history.json (``{"epoch": {...}, "batch": {...}, ...}``)."""
         atomic_write_json(self._existing(run_id) / HISTORY_FILE, history)
 
+    def save_checkpoint(self, run_id: str, weights) -> None:
+        """Save an epoch's weights (``model.get_weights()``, a list of arrays) atomically.
+
+        A few milliseconds, and safe from any thread: the arrays are copies, so a
+        background writer can save them while the model trains on.
+        """
+        path = self._existing(run_id)
+        tmp = path / f".checkpoint-{secrets.token_hex(4)}.tmp.npz"
+        try:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, *weights)
+            os.replace(tmp, path / CHECKPOINT_FILE)
+        finally:
+            with suppress(FileNotFoundError):
+                tmp.unlink()
+
     def save_model(self, run_id: str, model) -> None:
         """Save a keras.Model as model.keras, atomically (Keras wants a ``.keras`` name)."""
         path = self._existing(run_id)
@@ -417,17 +438,39 @@ class RunStore:
         return _read_json(path)
 
     def model_path(self, run_id: str) -> Path:
-        """model.keras of a run (FileNotFoundError when no epoch was saved)."""
-        path = self._existing(run_id) / MODEL_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"run {run_id} has no saved model yet")
-        return path
+        """The file holding a run's model: model.keras, else the last epoch's checkpoint
+        (a run cut off while training); FileNotFoundError when no epoch was saved."""
+        folder = self._existing(run_id)
+        for name in (MODEL_FILE, CHECKPOINT_FILE):
+            if (folder / name).is_file():
+                return folder / name
+        raise FileNotFoundError(f"run {run_id} has no saved model yet")
 
     def load_model(self, run_id: str):
-        """The saved keras.Model (``safe_mode=True``: no arbitrary code from the file)."""
+        """The saved keras.Model (``safe_mode=True``: no arbitrary code from the file).
+
+        A checkpoint holds only weights: the network is rebuilt from the run's own
+        config.json (core.model.build_model) and the weights are set into it.
+        """
         import keras
 
-        return keras.saving.load_model(self.model_path(run_id), safe_mode=True)
+        path = self.model_path(run_id)
+        if path.name == MODEL_FILE:
+            return keras.saving.load_model(path, safe_mode=True)
+        from core.model import build_model
+        from core.preprocess import IMAGE_SHAPE
+
+        info = self.get(run_id)
+        if info.config is None:
+            raise CorruptRunError(f"the checkpoint of run {run_id} cannot be used: {info.config_problem}")
+        model = build_model(info.config, input_shape=IMAGE_SHAPE)
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                weights = [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+            model.set_weights(weights)
+        except (OSError, KeyError, ValueError) as error:
+            raise CorruptRunError(f"{CHECKPOINT_FILE} of run {run_id} cannot be read ({error})") from None
+        return model
 
     # -- editing -------------------------------------------------------------
     @staticmethod

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 import streamlit as st
 
-from core import classroom, lesson_links, profile
+from core import class_model, classroom, lesson_links, profile
 from core import passcode as teacher_passcode
 from core.charts.classroom import class_scatter_figure
 from core.charts.training import training_curves_figure
@@ -173,6 +173,63 @@ def live_class() -> None:
     table_section(rows)
 
 
+# -- the class model ------------------------------------------------------------------------
+SHARE_LIMIT = 20  # runs offered, best first
+
+
+def _share(workspace: str, run_id: str) -> None:
+    try:
+        shared = class_model.write_choice(workspace, run_id, root=runs_dir())
+    except (ValueError, class_model.ClassModelProblem, OSError) as error:
+        st.session_state[K + "share_flash"] = ("error", f"That run cannot be shared: {error}")
+        return
+    st.session_state[K + "share_flash"] = ("success", f"“{escape_markdown(shared.info.name)}” is now the "
+                                                      "class model: every student can draw with it.")
+
+
+def _unshare() -> None:
+    try:
+        class_model.clear_choice(root=runs_dir())
+    except OSError as error:
+        st.session_state[K + "share_flash"] = ("error", f"Could not stop sharing: {error}")
+
+
+def class_model_section(index: classroom.ClassIndex) -> None:
+    """The run every student may draw and evaluate with; a button per finished run makes one so."""
+    flash = st.session_state.pop(K + "share_flash", None)
+    if flash:
+        getattr(st, flash[0])(flash[1])
+    try:
+        current = class_model.resolve(runs_dir())
+        problem = None
+    except class_model.ClassModelProblem as error:
+        current, problem = None, str(error)
+    if problem:
+        st.warning(f"The class model cannot be used: {escape_markdown(problem)}.")
+    rows = [row for row in index.rows() if row.info.is_usable and row.info.status == "finished"]
+    rows.sort(key=lambda row: (-(row.test_accuracy or 0), row.run_id))
+    if current is not None:
+        row = next((r for r in rows if current.is_run(r.info)), None)
+        who = f"{escape_markdown(row.student)} · " if row is not None else ""
+        origin = "chosen here" if current.ref.source == "teacher" else f"set by `{class_model.ENV_VAR}`"
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        left.markdown(f"**The class model:** {who}{escape_markdown(current.info.label)} ({origin})")
+        if current.ref.source == "teacher":
+            right.button("Stop sharing", key=K + "unshare", on_click=_unshare, icon=":material/block:")
+    else:
+        st.caption("No class model yet: students without a model of their own have none to draw with.")
+    if not rows:
+        st.caption("No finished run to share yet.")
+        return
+    for row in rows[:SHARE_LIMIT]:
+        text, button = st.columns([4, 1], vertical_alignment="center")
+        accuracy = f" · {row.test_accuracy:.2%}" if row.test_accuracy is not None else ""
+        text.markdown(f"{escape_markdown(row.student)} · {escape_markdown(row.info.name)} ({row.preset}){accuracy}")
+        is_current = current is not None and current.is_run(row.info)
+        button.button("The class model" if is_current else "Make this the class model", key=f"{K}share_{row.key}",
+                      on_click=_share, args=(row.workspace, row.run_id), disabled=is_current)
+
+
 # -- lesson links ------------------------------------------------------------------------
 def _train_url() -> str:
     """The Train page's address as the browser sees this app."""
@@ -219,6 +276,8 @@ def main() -> None:
     leave.button("Lock", key=K + "leave", on_click=_leave, icon=":material/lock:",
                  help="Close the page again: the passcode is asked for next time.")
     live_class()
+    with st.expander("The class model", expanded=False, icon=":material/share:"):
+        class_model_section(_index())
     with st.expander("Lesson link", expanded=False, icon=":material/link:"):
         lesson_link_section()
 

@@ -97,7 +97,8 @@ def training_offer_section(run) -> None:
     c1, c2 = st.columns(2)
     with c1:
         ui_runs.train_now_button("CNN", key="draw_train_cnn")
-        st.caption("The **CNN** preset: about a minute; reads drawings well.")
+        # Measured on this server (its recent CNN runs) and its queue now, not a fixed guess.
+        st.caption(f"The **CNN** preset reads drawings well. {ui_runs.training_wait('CNN').text('CNN')}")
     if run is None:
         with c2:
             ui_runs.train_now_button("Book", key="draw_train_book")
@@ -255,8 +256,8 @@ def inside_section(model, drawing: np.ndarray, class_names) -> None:
 def model_section():
     """Which model reads the drawings (or an offer to train one); returns (model or None,
     its class names, the dataset whose training images are the nearest-image search's)."""
-    run = ui_runs.active_run()
-    model = ui_runs.active_model()
+    model = ui_runs.active_model()  # first: a class model that does not load falls back
+    run = ui_runs.model_run()  # the workspace's own active run, else the class model
     if run is None or model is None:
         training_offer_section(None)
         dataset = ui_data.current_dataset()
@@ -271,9 +272,10 @@ def model_section():
         st.warning(f"The active run was trained on {TITLES.get(run.dataset, run.dataset)}, which "
                    f"cannot be loaded here, so the nearest images below come from "
                    f"{dataset.title}. {error}")
-    st.caption(f"Model: **{ui_runs.escape_markdown(run.name)}** ({run.preset}) · {run.status_text}"
+    shared = " · shared by the teacher with the whole class" if ui_runs.is_class_model(run) else ""
+    st.caption(f"Model: **{ui_runs.model_label(run)}** ({run.preset}) · {run.status_text}"
                + (f" · test accuracy {run.test_accuracy:.2%}" if run.test_accuracy is not None else "")
-               + " · change it on the Train page")
+               + shared + " · change it on the Train page")
     if run.preset == "Book":
         training_offer_section(run)
     return model, class_names, dataset

@@ -25,7 +25,6 @@ from core.charts.evaluation import (
 from core.charts.probabilities import probabilities_figure
 from core.data import DatasetUnavailable
 from core.model import PRESETS
-from core.runs import MODEL_FILE
 from ui import data as ui_data
 from ui import inside as ui_inside
 from ui import runs as ui_runs
@@ -77,10 +76,13 @@ def _clamp(key: str, last: int) -> None:
 
 
 def _test_predictions(run, model, dataset) -> np.ndarray:
-    """(N, n_classes) probabilities for the whole test set, computed once per run."""
+    """(N, n_classes) probabilities for the whole test set, computed once per run (the
+    class model's once per process, shared read-only by every session)."""
+    if ui_runs.is_class_model(run):
+        return ui_runs.class_model_predictions(dataset)
     kept: dict = st.session_state.setdefault(PREDICTIONS_KEY, {})
     try:  # a run still training rewrites its checkpoint each epoch: predict again then
-        checkpoint = (run.path / MODEL_FILE).stat().st_mtime_ns
+        checkpoint = ui_runs.run_store().model_path(run.run_id).stat().st_mtime_ns
     except (OSError, TypeError):
         checkpoint = 0
     key = f"{run.run_id}:{checkpoint}:{dataset.name}"
@@ -139,7 +141,7 @@ def _probabilities(run, model, ds) -> np.ndarray | None:
 
 def about_section(run, ds) -> None:
     st.caption(
-        f"Run **{ui_runs.escape_markdown(run.name)}** · {run.preset} · {run.status_text} · tested on the "
+        f"Run **{ui_runs.model_label(run)}** · {run.preset} · {run.status_text} · tested on the "
         f"{len(ds.y_test):,} {ds.title} test images ({ds.provenance})."
     )
     if ds.is_standin:
@@ -423,10 +425,7 @@ def map_section(run, model, ds, names: list) -> None:
         "compare with the same network before training. **Click a point** to open that image below."
     )
     stage = st.radio("Network", (AFTER, BEFORE), key=MAP_STAGE_KEY, horizontal=True)
-    try:
-        checkpoint = (run.path / MODEL_FILE).stat().st_mtime_ns
-    except (OSError, TypeError):
-        checkpoint = 0
+    checkpoint = ui_inside.checkpoint_stamp(run)
     try:
         if stage == AFTER:
             test_map = ui_inside.test_set_map(model, ds, ident=(run.run_id, checkpoint, ds.name, "trained"), n=MAP_N)
@@ -462,8 +461,8 @@ def inside_section(model, ds, names: list) -> None:
 # --------------------------------------------------------------------------- the page
 def main() -> None:
     st.title("3 · Evaluate")
-    run = ui_runs.active_run()
-    model = ui_runs.active_model() if run is not None else None
+    model = ui_runs.active_model()  # first: a class model that does not load falls back
+    run = ui_runs.model_run()  # the workspace's own active run, else the class model
     if run is None or model is None:
         _no_model(run)
         return

@@ -29,9 +29,9 @@ CHANCE_WARNING = 0.2
 
 def network_section(config: ModelConfig, image_shape: tuple[int, int]) -> None:
     """The layers, their parameters and where they come from, and Keras' own summary."""
-    # Both are cached by architecture in core.model: a rerun (or a new seed) builds nothing.
+    # The table is arithmetic (no TensorFlow: it shows at once on a fresh server); both
+    # are cached by architecture in core.model, so a rerun (or a new seed) builds nothing.
     rows = summary_rows(config, input_shape=image_shape)
-    keras_text = keras_summary_text(config, input_shape=image_shape)
     st.subheader("The network", anchor=False)
     st.caption(config.architecture_text())
     st.dataframe(
@@ -44,8 +44,10 @@ def network_section(config: ModelConfig, image_shape: tuple[int, int]) -> None:
         column_config={"Parameters": st.column_config.NumberColumn(format="localized")},
     )
     st.markdown(f"**Total parameters: {sum(row.params for row in rows):,}** (all trainable)")
-    with st.expander("Keras' own `model.summary()`"):
-        st.code(keras_text, language=None)
+    # Keras' own table needs TensorFlow (seconds to import on a fresh server): on request.
+    if st.toggle("Show Keras' own `model.summary()`", key=K + "keras_summary"):
+        with st.spinner("Building the model in Keras…"):
+            st.code(keras_summary_text(config, input_shape=image_shape), language=None)
 
 
 # -- training and its live view -----------------------------------------------------------

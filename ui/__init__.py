@@ -17,6 +17,8 @@ import sys
 
 import streamlit as st
 
+from core import warmup
+
 log = logging.getLogger(__name__)
 
 
@@ -85,4 +87,7 @@ def _leave_legacy_pages_mode() -> None:
 
 
 _keep_keras_state_between_reruns()  # 1.
-_leave_legacy_pages_mode()  # 2.
+# TensorFlow loads (and the Book model traces) in the background from the first page
+# on, so the first student to open Train or press Train does not wait for it.
+warmup.start()
+_leave_legacy_pages_mode()  # 2. (last: it may rerun)

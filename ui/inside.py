@@ -58,6 +58,19 @@ def explainer(model):
     return entry[1]
 
 
+def checkpoint_stamp(run) -> int:
+    """When the run's weights last changed (mtime ns of model.keras or the epoch checkpoint); 0 if none."""
+    from core.runs import CHECKPOINT_FILE, MODEL_FILE
+
+    stamps = []
+    for name in (MODEL_FILE, CHECKPOINT_FILE):
+        try:
+            stamps.append((run.path / name).stat().st_mtime_ns)
+        except (OSError, TypeError):
+            pass
+    return max(stamps, default=0)
+
+
 # --------------------------------------------------------------------------- weights
 
 
@@ -105,14 +118,10 @@ def live_weights(snapshot, *, key: str) -> None:
 def run_weights_section(store, run, *, key: str) -> None:
     """The weights of a run's saved model (its last checkpoint): what the live view showed last."""
     from core.inside import weight_pictures, weights_snapshot
-    from core.runs import MODEL_FILE
     from ui.runs import escape_markdown
 
-    if not run.has_model:
-        return
-    try:
-        checkpoint = (run.path / MODEL_FILE).stat().st_mtime_ns
-    except (OSError, TypeError):
+    checkpoint = checkpoint_stamp(run)
+    if not run.has_model or not checkpoint:
         return
     kept: dict = st.session_state.setdefault(RUN_WEIGHTS_KEY, {})
     ident = (run.run_id, checkpoint)

@@ -67,11 +67,16 @@ def _run_table(runs: list[RunInfo], active_id: str | None) -> None:
 def _pick_active(runs: list[RunInfo], active: RunInfo | None) -> None:
     usable = [run for run in runs if run.is_usable]
     if not usable:
-        return
+        return  # no own model: the class model (if any) is used anyway
     labels = {run.run_id: run.label for run in usable}
+    shared = ui_runs.class_model_run()
+    if shared is not None and not any(shared.is_run(run) for run in usable):
+        labels[ui_runs.CLASS_CHOICE] = f"{ui_runs.CLASS_MODEL_LABEL}: {shared.info.label}"
     ids = list(labels)
+    chosen_class = st.session_state.get(ui_runs.ACTIVE_RUN_KEY) == ui_runs.CLASS_CHOICE and ui_runs.CLASS_CHOICE in labels
     # The widget shows the active run, also when another page (Train now) changed it.
-    st.session_state[K + "active_pick"] = active.run_id if active and active.run_id in labels else ids[0]
+    st.session_state[K + "active_pick"] = (
+        active.run_id if active and active.run_id in labels else ui_runs.CLASS_CHOICE if chosen_class else ids[0])
     st.selectbox(
         "Active run (used by Evaluate and Draw)", ids, key=K + "active_pick", format_func=labels.get,
         on_change=lambda: ui_runs.set_active_run(st.session_state[K + "active_pick"]),
