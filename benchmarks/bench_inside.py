@@ -58,7 +58,7 @@ def once(fn) -> tuple[object, float]:
 
 def per_drawing(model, image, repeats: int) -> dict:
     from core import attribution, inside
-    from core.evaluation import prepare_inputs
+    from core.preprocess import model_input as prepare_inputs
 
     x = prepare_inputs(image[None], input_shape=model.input_shape)
     extractor, build_ms = once(lambda: inside.layer_outputs_model(model))

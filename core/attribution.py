@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.evaluation import prepare_inputs
+from core.preprocess import model_input
 
 DEFAULT_STEPS = 50
 MAX_STEPS = 1000
@@ -73,7 +73,7 @@ class Attributor:
         return int(class_index)
 
     def _inputs(self, image: np.ndarray) -> np.ndarray:
-        return prepare_inputs(image[np.newaxis], input_shape=self.input_shape)
+        return model_input(image[np.newaxis], input_shape=self.input_shape)
 
     def gradients(self, batch: np.ndarray, class_index: int) -> tuple[np.ndarray, np.ndarray]:
         grads, target = self._gradients(np.asarray(batch, np.float32), np.int32(self._class(class_index)))

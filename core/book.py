@@ -122,3 +122,12 @@ def comparison_text() -> list[str]:
             f"is {LOSS_AFTER_5_EPOCHS_BY_LR[LR_TO_90_IN_5_EPOCHS]:.2f}, not the printed {BOOK.loss[-1]:.2f}."
         ),
     ]
+
+
+#: The name the book's printed log goes by on a Book run's curves.
+REFERENCE_NAME = "the book's run (its printed log)"
+
+
+def reference_curves() -> tuple[str, dict[str, list[float]]]:
+    """(name, {"loss": [...], "accuracy": [...]}): the book's printed per-epoch log, for a chart."""
+    return REFERENCE_NAME, {"loss": list(BOOK.loss), "accuracy": list(BOOK.accuracy)}

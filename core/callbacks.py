@@ -273,3 +273,41 @@ class TimeLimit(keras.callbacks.Callback):
         if self.clock() - self._start >= self.seconds:
             self.reached = True
             self.model.stop_training = True
+
+
+class WeightsSnapshot(keras.callbacks.Callback):
+    """At every epoch's end (and once at the start): a copy of every weight, for live pictures.
+
+    The copy (``core.inside.weights_snapshot``: {"<layer>/<weight>": array}) is
+    taken in the training thread and replaced under ``lock``; any other thread
+    reads :meth:`latest`, never the live model. ``epoch`` counts the copies'
+    epochs (0 = the untrained start).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+        self._weights: dict[str, np.ndarray] | None = None
+        self._epoch = -1
+        self.seconds = 0.0  # time spent copying (measured in benchmarks/bench_training.py)
+
+    def _take(self, epoch: int) -> None:
+        from core.inside import weights_snapshot
+
+        start = time.perf_counter()
+        weights = weights_snapshot(self.model)
+        with self.lock:
+            self._weights, self._epoch = weights, epoch
+        self.seconds += time.perf_counter() - start
+
+    def on_train_begin(self, logs=None):
+        self._take(0)  # the random start: the pictures "before training"
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._take(epoch + 1)
+
+    def latest(self) -> tuple[int, dict[str, np.ndarray] | None]:
+        """(epoch of the copy, the copy) — (-1, None) before training starts. The arrays are
+        never changed afterwards (each epoch makes new ones), so readers need no lock."""
+        with self.lock:
+            return self._epoch, self._weights

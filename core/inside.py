@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from core.evaluation import prepare_inputs
+from core.preprocess import model_input
 from core.preprocess import IMAGE_SHAPE
 
 DEFAULT_MAX_UNITS = 16
@@ -220,7 +220,7 @@ def trace(model_or_cached, x) -> list[LayerTrace]:
     if x.ndim != 2:
         raise ValueError(f"trace expects one (height, width) image, got shape {x.shape}")
     extractor = _extractor(model_or_cached)
-    batch = prepare_inputs(x[np.newaxis], input_shape=extractor.input_shape)
+    batch = model_input(x[np.newaxis], input_shape=extractor.input_shape)
     return layer_traces(extractor, batch, extractor.compiled_call(batch))
 
 
@@ -291,7 +291,7 @@ def dense_unit_arithmetic(
     image = np.asarray(x)
     if image.shape != tuple(image_shape):
         raise ValueError(f"dense_unit_arithmetic expects one {image_shape} image, got shape {image.shape}")
-    pixels = prepare_inputs(image[np.newaxis], input_shape=(None, image.size))[0].astype(np.float64)
+    pixels = model_input(image[np.newaxis], input_shape=(None, image.size))[0].astype(np.float64)
     w = np.asarray(dense.kernel, dtype=np.float64)[:, unit]
     b = float(np.asarray(dense.bias, dtype=np.float64)[unit])
     product = w * pixels
@@ -302,3 +302,53 @@ def dense_unit_arithmetic(
     else:  # any other Keras activation: let Keras compute it
         a = float(np.asarray(dense.activation(np.array([z], dtype=np.float32)))[0])
     return UnitArithmetic(w, pixels, product, b, z, a, name)
+
+
+# --------------------------------------------------------------------------- pictures from a copy
+
+
+class WeightPictures(NamedTuple):
+    """What the live weight pictures show, from a :func:`weights_snapshot` (no model needed).
+
+    kind "dense": ``images`` (U, H, W) and ``unit_indices`` (U,) of the first Dense layer
+    (as :func:`first_layer_weight_images`); kind "conv": ``filters`` (F, kh, kw) of the first
+    Conv2D (as :func:`conv_filters`). ``output_kernel`` (H, C) and ``output_bias`` (C,): the
+    last Dense layer (as :func:`output_weights`).
+    """
+
+    kind: str
+    images: np.ndarray | None
+    unit_indices: np.ndarray | None
+    filters: np.ndarray | None
+    output_kernel: np.ndarray
+    output_bias: np.ndarray
+
+
+def weight_pictures(
+    snapshot: dict[str, np.ndarray], *, max_units: int = DEFAULT_MAX_UNITS, image_shape: tuple[int, int] = IMAGE_SHAPE
+) -> WeightPictures:
+    """The pictures of a weights copy ({"<layer>/<weight>": array}, layers in model order)."""
+    kernels = [(key.rsplit("/", 1)[0], array) for key, array in snapshot.items() if key.endswith("/kernel")]
+    if not kernels:
+        raise ValueError(f"the snapshot has no kernel (its keys: {list(snapshot)[:6]})")
+    dense = [(layer, k) for layer, k in kernels if k.ndim == 2]
+    if not dense:
+        raise ValueError("the snapshot has no Dense kernel")
+    last_layer, last_kernel = dense[-1]
+    bias = snapshot.get(f"{last_layer}/bias", np.zeros(last_kernel.shape[1], np.float32))
+    output = (np.array(last_kernel, np.float32), np.array(bias, np.float32))
+    first_layer, first = kernels[0]
+    if first.ndim == 4:  # Conv2D (kh, kw, channels, F)
+        if first.shape[2] != 1:
+            raise ValueError(f"{first_layer} takes {first.shape[2]} channels, not a grey image")
+        return WeightPictures("conv", None, None, np.ascontiguousarray(first[:, :, 0, :].transpose(2, 0, 1)), *output)
+    pixels = int(np.prod(image_shape))
+    if first.ndim != 2 or first.shape[0] != pixels:
+        raise ValueError(f"the first kernel ({first_layer}, {first.shape}) does not take the {pixels} pixels")
+    units = first.shape[1]
+    if units <= max_units:
+        indices = np.arange(units)
+    else:  # the same choice as first_layer_weight_images
+        indices = np.sort(np.argsort(-np.linalg.norm(first, axis=0), kind="stable")[:max_units])
+    images = np.asarray(first, np.float32)[:, indices].T.reshape(len(indices), *image_shape).copy()
+    return WeightPictures("dense", images, indices.astype(np.intp), None, *output)

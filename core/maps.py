@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.evaluation import prepare_inputs
+from core.preprocess import model_input
 
 DEFAULT_N = 2000
 #: Images per forward call: a direct model call (no ``predict`` tf.data pipeline,
@@ -99,7 +99,7 @@ def pixel_map(images, *, n: int = DEFAULT_N, seed: int = 0) -> PixelMap:
         raise ValueError(f"images must be (N, height, width), got shape {images.shape}")
     indices = sample_indices(len(images), n=n, seed=seed)
     sample = images[indices]
-    raw = prepare_inputs(sample, input_shape=(None, sample.shape[1] * sample.shape[2]))
+    raw = model_input(sample, input_shape=(None, sample.shape[1] * sample.shape[2]))
     xy, explained = pca_2d(raw, seed=seed)
     for array in (indices, xy, explained):
         array.flags.writeable = False  # shareable between sessions
@@ -139,7 +139,7 @@ def test_set_map(
     elif pixels.seed != seed or not np.array_equal(pixels.indices, indices):
         raise ValueError("pixels is the pixel_map of another sample (pass the same images, n and seed)")
     both = hidden_and_output_model(model)
-    x = prepare_inputs(images[indices], input_shape=model.input_shape)
+    x = model_input(images[indices], input_shape=model.input_shape)
     parts = [both([x[i : i + FORWARD_BATCH]], training=False) for i in range(0, len(x), FORWARD_BATCH)]
     hidden = np.concatenate([np.asarray(h) for h, _ in parts])
     probs = np.concatenate([np.asarray(p) for _, p in parts])

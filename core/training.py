@@ -133,6 +133,10 @@ class JobSnapshot(_Status):
     train_seconds: float | None = None
     error: str | None = None  # traceback text of a failure
     phase: str = ""  # what the worker does right now, in words
+    #: The latest copy of the model's weights ({"<layer>/<weight>": array}, core.inside.weights_snapshot),
+    #: taken in the training thread after each epoch (None before training starts).
+    weights: dict | None = field(default=None, repr=False, compare=False)
+    weights_epoch: int = -1  # the epoch that copy belongs to (0 = before the first)
 
     @property
     def progress_line(self) -> str:
@@ -242,9 +246,10 @@ class TrainingJob(_Status):
         self._phase = ""
         self._result: dict[str, Any] = {}
         self._error: str | None = None
-        from core.callbacks import LiveHistory  # imports Keras: only a page that trains pays for it
+        from core.callbacks import LiveHistory, WeightsSnapshot  # imports Keras: only a page that trains pays
 
         self._live = LiveHistory(stop_event=self._stop, steps_per_epoch=steps, epochs=epochs)
+        self._weights = WeightsSnapshot()
         self._thread = threading.Thread(target=self._work, daemon=True)
         run = store.create(
             config_dict, dataset=dataset.name, seed=int(model_config.seed),
@@ -299,6 +304,7 @@ class TrainingJob(_Status):
     def snapshot(self) -> JobSnapshot:
         """A copy of the job's state for the page (cheap; safe from any thread)."""
         history = self._live.snapshot()
+        weights_epoch, weights = self._weights.latest()
         with self._lock:
             status, result, error, phase = self._status, dict(self._result), self._error, self._phase
         return JobSnapshot(
@@ -314,6 +320,8 @@ class TrainingJob(_Status):
             train_seconds=result.get("train_seconds"),
             error=error,
             phase=phase,
+            weights=weights,
+            weights_epoch=weights_epoch,
         )
 
     # -- the worker thread -------------------------------------------------------
@@ -371,7 +379,7 @@ class TrainingJob(_Status):
             fastfit.fit(
                 model, x, y, batch_size=int(config.batch_size), epochs=int(config.epochs),
                 validation_split=float(config.validation_split), seed=int(config.seed),
-                callbacks=[live, saver, time_limit],
+                callbacks=[live, saver, time_limit, self._weights],
             )
         finally:
             saver.close()  # the last checkpoint is on disk before the final files

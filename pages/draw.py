@@ -34,6 +34,7 @@ from core.drawing import (
 )
 from core.preprocess import MNIST_BOX, prepare_drawing_stages, stage_code_lines
 from ui import data as ui_data
+from ui import inside as ui_inside
 from ui import runs as ui_runs
 
 #: An 8x8 black PNG shown *behind* the canvas: the strokes are white on black as
@@ -287,6 +288,26 @@ def canvas_section(model, class_names, dataset_name: str) -> None:
 
     if stages is not None and not stages.empty:
         xray_section(image, stages, dataset_name)
+        if model is not None and not stages.too_full:
+            inside_section(model, stages.centred28, class_names)
+
+
+def inside_section(model, drawing: np.ndarray, class_names) -> None:
+    """The prepared (28, 28) drawing through every layer of the model, and which pixels decided."""
+    names = list(class_names)
+    st.subheader("Inside the network: your drawing, layer by layer")
+    try:
+        _, gxi, predicted = ui_inside.network_trace_section(model, drawing, key="draw_inside", class_names=names)
+    except ValueError as error:  # a model that does not take 28x28 images (prediction_section says so too)
+        st.caption(f"The layers cannot be shown for this model: {error}")
+        return
+    st.subheader("Why this answer: which pixels decided")
+    wanted = st.selectbox(
+        "What should it have been?", range(len(names)), index=predicted, format_func=names.__getitem__,
+        key="draw_true_class", help="Shows what was missing for that digit, next to what made it say its answer.",
+    )
+    ui_inside.attribution_section(model, drawing, predicted=predicted, true_class=int(wanted),
+                                  key="draw_saliency", class_names=names, predicted_gxi=gxi)
 
 
 def model_section():

@@ -26,6 +26,7 @@ from core.charts.probabilities import probabilities_figure
 from core.data import DatasetUnavailable
 from core.model import PRESETS
 from ui import data as ui_data
+from ui import inside as ui_inside
 from ui import runs as ui_runs
 
 PREDICTIONS_KEY = "evaluate_predictions"  # {"run id:checkpoint:dataset": (N, n_classes) float32}
@@ -42,6 +43,11 @@ CONFUSED_PAIRS_SHOWN = 6
 TRAIN_PAGE = "pages/train.py"
 BOOK_PRESET = "Book"
 BOOK_TEST_ITEM = 11  # x_test[11] is a 6 in the book
+CELL_ITEM_KEY = "evaluate_cell_item"
+MAP_KEY = "evaluate_map"
+MAP_STAGE_KEY = "evaluate_map_stage"
+MAP_N = 2000
+AFTER, BEFORE = "after training", "before training (the same network, untrained)"
 
 
 def _select_cell(true_class: int, pred_class: int) -> None:
@@ -246,8 +252,8 @@ def matrix_section(y_test: np.ndarray, y_pred: np.ndarray, counts: np.ndarray, n
         )
 
 
-def cell_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list) -> None:
-    """3. The images of one cell of the matrix."""
+def cell_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list):
+    """3. The images of one cell of the matrix; returns its gallery (None when the cell is empty)."""
     n_classes = len(names)
     st.subheader("The images in one cell")
     c1, c2 = st.columns(2)
@@ -256,7 +262,7 @@ def cell_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list) -> None
     gallery = ev.cell_gallery(y_test, probs, true_class=true_class, pred_class=pred_class, limit=GALLERY_LIMIT)
     if gallery.count == 0:
         st.info(f"No test image of a **{names[true_class]}** was predicted as **{names[pred_class]}**.")
-        return
+        return None
     order = (
         "least confident first: the correct answers it nearly got wrong"
         if gallery.is_correct
@@ -274,6 +280,21 @@ def cell_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list) -> None
         ),
         key="evaluate_gallery", config={"displayModeBar": False},
     )
+    return gallery
+
+
+def cell_attribution_section(model, ds, y_test: np.ndarray, probs: np.ndarray, names: list, gallery) -> None:
+    """3b. For one image of the cell: which pixels made the prediction, and what was missing for the truth."""
+    if gallery is None:
+        return
+    indices = [int(i) for i in gallery.indices]
+    if st.session_state.get(CELL_ITEM_KEY) not in indices:  # another cell was picked
+        st.session_state[CELL_ITEM_KEY] = indices[0]
+    i = st.selectbox("Explain one image of this cell", indices, key=CELL_ITEM_KEY,
+                     format_func=lambda k: f"x_test[{k}]")
+    predicted, true_class = int(np.argmax(probs[i])), int(y_test[i])
+    ui_inside.attribution_section(model, ds.x_test[i], predicted=predicted, true_class=true_class,
+                                  key="evaluate_cell_saliency", class_names=names)
 
 
 def per_class_section(y_test: np.ndarray, y_pred: np.ndarray, names: list) -> None:
@@ -393,6 +414,56 @@ def prediction_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list) -
         )
 
 
+def _open_map_point() -> None:
+    """A click on the map opens that test image in the inspector below."""
+    test_map = st.session_state.get(MAP_KEY + "_shown")
+    index = ui_inside.selected_test_index(st.session_state.get(MAP_KEY), test_map) if test_map else None
+    if index is not None:
+        st.session_state[ITEM_KEY] = index
+
+
+def map_section(run, model, ds, names: list) -> None:
+    """7. The test set as a map: PCA of 2,000 test images, raw pixels beside the hidden layer."""
+    st.header("The test set as a map")
+    st.markdown(
+        f"{MAP_N:,} test images, each a point: on the left placed by its raw pixels, on the right by what "
+        "the network's first hidden layer makes of it. Training pulls the classes apart on the right; "
+        "compare with the same network before training. **Click a point** to open that image below."
+    )
+    stage = st.radio("Network", (AFTER, BEFORE), key=MAP_STAGE_KEY, horizontal=True)
+    checkpoint = ui_inside.checkpoint_stamp(run)
+    try:
+        if stage == AFTER:
+            test_map = ui_inside.test_set_map(model, ds, ident=(run.run_id, checkpoint, ds.name, "trained"), n=MAP_N)
+        else:
+            ident = (run.run_id, ds.name, "untrained")
+            if ident not in st.session_state.get(ui_inside.MAPS_KEY, {}):
+                untrained = ui_inside.untrained_model(run, tuple(ds.x_test.shape[1:]))
+            else:
+                untrained = None  # already mapped: not built again
+            test_map = ui_inside.test_set_map(untrained, ds, ident=ident, n=MAP_N)
+    except ValueError as error:
+        st.info(f"No map for this model: {error}")
+        return
+    st.session_state[MAP_KEY + "_shown"] = test_map
+    mistakes = int(test_map.mistakes.sum())
+    st.plotly_chart(ui_inside.map_figure(test_map, class_names=names), key=MAP_KEY, on_select=_open_map_point,
+                    selection_mode="points", config={"displayModeBar": False})
+    ui_inside.caption("pca_scatter_figure")
+    st.caption(f"{stage.capitalize()}: {mistakes} of {len(test_map.indices):,} mapped images are mistakes (×); "
+               f"the right panel shows layer {test_map.hidden_layer}.")
+
+
+def inside_section(model, ds, names: list) -> None:
+    """6b. The inspector's image through every layer of the network."""
+    i = int(st.session_state.get(ITEM_KEY, BOOK_TEST_ITEM))
+    st.subheader(f"x_test[{i}] through the network, layer by layer")
+    try:
+        ui_inside.network_trace_section(model, ds.x_test[i], key="evaluate_inside", class_names=names)
+    except ValueError as error:
+        st.caption(f"The layers cannot be shown for this model: {error}")
+
+
 # --------------------------------------------------------------------------- the page
 def main() -> None:
     st.title("3 · Evaluate")
@@ -415,10 +486,13 @@ def main() -> None:
     about_section(run, ds)
     test_accuracy = evaluate_section(run, y_test, probs)
     matrix_section(y_test, y_pred, counts, names, test_accuracy)
-    cell_section(ds, y_test, probs, names)
+    gallery = cell_section(ds, y_test, probs, names)
+    cell_attribution_section(model, ds, y_test, probs, names, gallery)
     per_class_section(y_test, y_pred, names)
     one_vs_rest_section(counts, names)
+    map_section(run, model, ds, names)
     prediction_section(ds, y_test, probs, names)
+    inside_section(model, ds, names)
 
 
 main()

@@ -24,7 +24,7 @@ def trained_book(mnist):
 
 
 def probability(model, image, class_index):
-    from core.evaluation import prepare_inputs
+    from core.preprocess import model_input as prepare_inputs
 
     x = prepare_inputs(np.asarray(image)[None], input_shape=model.input_shape)
     return float(np.asarray(model(x, training=False))[0, class_index])

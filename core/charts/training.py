@@ -23,6 +23,7 @@ METRICS = (("loss", "Loss"), ("accuracy", "Accuracy"))
 TRAIN_COLOUR = INK
 BATCH_COLOUR = "#9db9d5"
 VALIDATION_COLOUR = "#d9822b"
+REFERENCE_COLOUR = "#7b3294"
 #: Colours for overlaid runs: plotly's D3 palette (matplotlib's tab10), ten well-separated hues.
 RUN_COLOURS = tuple(plotly.colors.qualitative.D3)
 
@@ -93,8 +94,12 @@ def training_curves_figure(
     total_epochs: int | None = None,
     max_points: int = MAX_LIVE_POINTS,
     height: int = 340,
+    reference: tuple[str, Mapping[str, Sequence[float]]] | None = None,
 ) -> go.Figure:
     """Loss and accuracy of one run, side by side: per batch group, per epoch, validation.
+
+    ``reference``: (name, {"loss": [...], "accuracy": [...]}) per epoch 1, 2, ...
+    drawn dotted for comparison (the book's printed log on a Book run).
 
     ``batch_logs`` holds Keras' batch logs (``batch_loss``/``batch_accuracy`` of each
     batch alone when present, else the running means ``loss``/``accuracy``), one value
@@ -127,6 +132,20 @@ def training_curves_figure(
                 mode="lines+markers", name=name, line=dict(color=colour, width=2.5, dash=dash),
                 marker=dict(size=8), legendgroup=name, showlegend=show_legend,
                 hovertemplate=f"epoch %{{x:.0f}}<br>{name} {title.lower()} %{{y:.4f}}<extra></extra>",
+                **_axes(col),
+            ))
+    if reference is not None:
+        ref_name, ref_logs = reference
+        label = html.escape(ref_name, quote=False).replace("%", "&#37;")
+        for col, (key, title) in enumerate(METRICS, start=1):
+            values = ref_logs.get(key)
+            if not values:
+                continue
+            traces.append(go.Scatter(
+                x=np.arange(1, len(values) + 1), y=list(values), mode="lines+markers", name=label,
+                line=dict(color=REFERENCE_COLOUR, width=2, dash="dot"), marker=dict(size=7, symbol="diamond"),
+                legendgroup="reference", showlegend=col == 1,
+                hovertemplate=f"epoch %{{x:.0f}}<br>{label} {title.lower()} %{{y:.4f}}<extra></extra>",
                 **_axes(col),
             ))
     layout = _two_panels(height=height, x_range=[0, total_epochs * 1.02] if total_epochs else None)
