@@ -245,12 +245,13 @@ def train_now_button(preset_name: str, *, key: str) -> None:
         _compact_progress(key)
 
 
-def sidebar_status() -> None:
+def sidebar_status(*, show_workspace: bool = True) -> None:
     """Sidebar: this browser's workspace (its link brings the runs back) and the active run."""
     workspace = workspace_id()
     run = active_run()
     job = current_job()
-    lines = [f"Workspace `{workspace}`: bookmark or share this page's link to come back to its runs."]
+    lines = [f"Workspace `{workspace}`: bookmark or share this page's link to come back to its runs."
+             if show_workspace else "Your runs are kept in this browser's workspace."]
     if job is not None and not job.done:
         lines.append(f"Training **{escape_markdown(job.name)}** now…")
     if run is None:
