@@ -19,7 +19,7 @@ from core.charts.classroom import class_scatter_figure
 from core.charts.numbers import epoch_rows
 from core.charts.training import training_curves_figure
 from core.config import runs_dir
-from core.model import DEFAULT_PRESET, MAX_BATCH_SIZE, MAX_EPOCHS, PRESETS
+from core.model import BATCH_SIZES, DEFAULT_PRESET, MAX_EPOCHS, PRESETS
 from core.runs import CorruptRunError, RunStore
 from core.queue import all_live_jobs
 from ui.a11y import chart_with_table
@@ -196,8 +196,9 @@ def lesson_link_section() -> None:
     config = PRESETS[preset]
     epochs_col, batch_col = st.columns(2)
     epochs = epochs_col.slider("Epochs", 1, MAX_EPOCHS, value=config.epochs, key=f"{K}l_epochs_{preset}")
-    batch = batch_col.number_input("Batch size", 1, MAX_BATCH_SIZE, value=config.batch_size, step=1,
-                                   key=f"{K}l_batch_{preset}")
+    # The Train page's choices (core.model.BATCH_SIZES): a link never asks for one it lacks.
+    batch = batch_col.select_slider("Batch size", BATCH_SIZES, key=f"{K}l_batch_{preset}",
+                                    value=min(BATCH_SIZES, key=lambda size: abs(size - config.batch_size)))
     lock = st.checkbox("Lock these settings on the Train page", key=K + "l_lock")
     base = st.text_input("App address", value=_train_url(), key=K + "l_base",
                          help="Where students open the app (the Train page).")
