@@ -250,7 +250,7 @@ def sidebar_status(*, show_workspace: bool = True) -> None:
     workspace = workspace_id()
     run = active_run()
     job = current_job()
-    lines = [f"Workspace `{workspace}`: bookmark or share this page's link to come back to its runs."
+    lines = [f"Workspace **{workspace}**: bookmark or share this page's link to come back to its runs."
              if show_workspace else "Your runs are kept in this browser's workspace."]
     if job is not None and not job.done:
         lines.append(f"Training **{escape_markdown(job.name)}** now…")
