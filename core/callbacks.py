@@ -25,6 +25,8 @@ MAX_BATCH_POINTS = 20_000
 #: an overshooting optimizer (sgd at learning rate 10 with relu) sends the loss to
 #: 50, 100, ... long before it reaches NaN; no network improves from there.
 DIVERGED_LOSS = 10 * math.log(10)
+#: A checkpoint's history.json is rewritten at most this often (seconds).
+HISTORY_EVERY_S = 2.0
 
 
 class LiveHistory(keras.callbacks.Callback):
@@ -180,20 +182,94 @@ class LiveHistory(keras.callbacks.Callback):
 
 
 class RunSaver(keras.callbacks.Callback):
-    """After every full epoch: model.keras, history.json and metrics.json of the run."""
+    """After every full epoch: the weights, history.json and metrics.json of the run.
+
+    The training thread only copies the weights (``model.get_weights()``, a few
+    milliseconds even for the CNN) and the history; a writer thread of its own puts
+    them on disk, so training never waits for the disk. If the writer is still busy
+    when the next epoch ends, only the newest checkpoint is written. A server killed
+    mid-training therefore loses at most the epoch in progress. :meth:`close`
+    waits for the last write (call it before the run's final files are written).
+    """
 
     def __init__(self, store: RunStore, run_id: str, live, clock):
         super().__init__()
         self.store, self.run_id, self.live, self.clock = store, run_id, live, clock
-        self.seconds = 0.0  # time spent saving (not training)
+        self.seconds = 0.0  # time the training thread spent on checkpoints
+        self.error: BaseException | None = None  # the writer's, raised by close()
+        self._pending = None
+        self._history_written = -math.inf
+        self._changed = threading.Condition()
+        self._closed = False
+        self._writer = threading.Thread(target=self._write_loop, name=f"checkpoint-{run_id}", daemon=True)
+        self._writer.start()
 
     def on_epoch_end(self, epoch, logs=None):
         if self.live.diverged or self.live.epochs_done != epoch + 1:
             return  # a cut-short or diverged epoch is not a checkpoint
         start = time.perf_counter()
-        self.store.save_model(self.run_id, self.model)
-        self.store.write_history(self.run_id, self.live.snapshot().to_dict())
-        self.store.update_metrics(
-            self.run_id, status=RUNNING, epochs_done=epoch + 1, train_seconds=self.clock() - self.seconds,
-        )
+        # The history grows with every batch and its JSON takes the interpreter lock
+        # while it is written: at most every HISTORY_EVERY_S (the end writes it anyway).
+        history = None
+        if start - self._history_written >= HISTORY_EVERY_S:
+            history, self._history_written = self.live.snapshot().to_dict(), start
+        weights = self.model.get_weights()
+        with self._changed:
+            if history is None and self._pending is not None and self._pending[2] is not None:
+                history = self.live.snapshot().to_dict()  # the checkpoint it replaces was to write one
+            # A checkpoint not yet written is replaced by the newer one.
+            self._pending = (epoch + 1, weights, history, self.clock() - self.seconds)
+            self._changed.notify_all()
         self.seconds += time.perf_counter() - start
+
+    def close(self) -> None:
+        """Write what is pending, stop the writer; raises the writer's error, if any."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        self._writer.join()
+        if self.error is not None:
+            raise self.error
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._changed:
+                while self._pending is None and not self._closed:
+                    self._changed.wait()
+                item, self._pending = self._pending, None
+                if item is None:  # closed, nothing left to write
+                    return
+            try:
+                epochs_done, weights, history, train_seconds = item
+                self.store.save_checkpoint(self.run_id, weights)
+                if history is not None:
+                    self.store.write_history(self.run_id, history)
+                self.store.update_metrics(
+                    self.run_id, status=RUNNING, epochs_done=epochs_done, train_seconds=train_seconds,
+                )
+            except BaseException as error:  # a full disk: reported by close(), training goes on
+                self.error = error
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Ends training once it has run ``seconds`` (the server's bound on one training's cost).
+
+    Checked after every batch (or chunk of batches), like the stop button;
+    ``reached`` tells afterwards that the limit, not the student, ended it.
+    """
+
+    def __init__(self, seconds: float, *, clock=time.perf_counter):
+        super().__init__()
+        if not seconds > 0:
+            raise ValueError(f"seconds must be positive, got {seconds}")
+        self.seconds, self.clock = float(seconds), clock
+        self.reached = False
+        self._start = clock()
+
+    def on_train_begin(self, logs=None):
+        self._start = self.clock()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.clock() - self._start >= self.seconds:
+            self.reached = True
+            self.model.stop_training = True

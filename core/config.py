@@ -57,9 +57,22 @@ def use_keras_datasets() -> bool:
     return os.environ.get("PLAYGROUND_KERAS_DATASETS", "1").strip() not in {"0", "false", "no"}
 
 
+def warm_up() -> bool:
+    """``PLAYGROUND_WARM_UP`` (default 1): import TensorFlow and trace the Book model in the
+    background as soon as the server runs its first page, so no student waits for it."""
+    return os.environ.get("PLAYGROUND_WARM_UP", "1").strip() not in {"0", "false", "no"}
+
+
 def runs_dir() -> Path:
     """``PLAYGROUND_RUNS_DIR`` (default ``runs/`` beside app.py): where runs are saved."""
     return _path("PLAYGROUND_RUNS_DIR") or Path(__file__).resolve().parent.parent / "runs"
+
+
+def class_model() -> str | None:
+    """``PLAYGROUND_CLASS_MODEL`` (unset: none): ``<workspace>/<run-id>`` of the run every
+    session may draw with, for servers without a Class page (the teacher's choice there wins)."""
+    value = os.environ.get("PLAYGROUND_CLASS_MODEL", "").strip()
+    return value or None
 
 
 def max_trainings() -> int:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
+from pathlib import Path
 
-from core.runs import RunStore
+from core.runs import MODEL_FILE, RunStore
 
 HISTORY_LEVELS = ("epoch", "batch")
 
@@ -40,8 +42,18 @@ def history_csv(store: RunStore, run_id: str, *, level: str = "epoch") -> str:
 
 
 def model_bytes(store: RunStore, run_id: str) -> bytes:
-    """The run's .keras file (FileNotFoundError when no epoch was saved)."""
-    return store.model_path(run_id).read_bytes()
+    """The run's .keras file (FileNotFoundError when no epoch was saved).
+
+    A run cut off while training has only its last epoch's weights: the model is
+    rebuilt from them and written as a .keras file, so every download is one.
+    """
+    path = store.model_path(run_id)
+    if path.name == MODEL_FILE:
+        return path.read_bytes()
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / MODEL_FILE
+        store.load_model(run_id).save(target)
+        return target.read_bytes()
 
 
 def script(store: RunStore, run_id: str) -> str:

@@ -376,22 +376,6 @@ class LayerRow:
         return f"LayerRow({self.name} ({self.layer_type}) {self.output_shape}: {self.arithmetic})"
 
 
-def _arithmetic(layer) -> str:
-    kind = type(layer).__name__
-    params = layer.count_params()
-    if kind == "Dense":
-        fan_in, units = layer.kernel.shape
-        return f"{fan_in:,} × {units:,} weights + {units:,} biases = {params:,}"
-    if kind == "Conv2D":
-        height, width, channels, filters = layer.kernel.shape
-        return (
-            f"{height} × {width} × {channels} × {filters} weights + {filters} biases = {params:,}"
-        )
-    if params == 0:
-        return "no weights"
-    return f"{params:,} weights"
-
-
 #: Summaries kept per architecture (pages redraw them on every rerun).
 SUMMARY_CACHE_SIZE = 64
 
@@ -416,21 +400,47 @@ def summary_rows(config: ModelConfig, *, input_shape: tuple[int, int] = IMAGE_SH
 
 @functools.lru_cache(maxsize=SUMMARY_CACHE_SIZE)
 def _summary_rows(kind: str, hidden: tuple, dropout: float, input_shape: tuple[int, ...]) -> tuple[LayerRow, ...]:
-    # Cached by architecture: changing epochs, seed or the learning rate builds nothing.
-    model = _uncompiled(kind, hidden, dropout, input_shape)
+    """The layers of :func:`layer_specs` with Keras' names, output shapes and parameter counts,
+    by arithmetic alone: no TensorFlow import, so the Train page shows its table at once
+    (tests/test_model.py checks every row against the Keras model built from the same specs).
+    """
+    specs = layer_specs(ModelConfig(kind=kind, hidden=hidden, dropout=dropout), input_shape=input_shape)
+    shape = tuple(specs[0].options["shape"])  # without the batch dimension
+    counts: dict[str, int] = {}
     rows = []
-    for layer in model.layers:
-        shape = tuple(layer.output.shape)
-        rows.append(
-            LayerRow(
-                name=layer.name,
-                layer_type=type(layer).__name__,
-                output_shape="(" + ", ".join("None" if s is None else str(s) for s in shape) + ")",
-                params=int(layer.count_params()),
-                arithmetic=_arithmetic(layer),
-            )
-        )
+    for spec in specs[1:]:
+        n = counts.get(spec.default_name, 0)
+        counts[spec.default_name] = n + 1
+        shape, params, arithmetic = _layer_arithmetic(spec, shape)
+        rows.append(LayerRow(
+            name=spec.default_name if n == 0 else f"{spec.default_name}_{n}",
+            layer_type=spec.kind,
+            output_shape="(" + ", ".join(["None", *map(str, shape)]) + ")",
+            params=params,
+            arithmetic=arithmetic,
+        ))
     return tuple(rows)
+
+
+def _layer_arithmetic(spec: LayerSpec, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int, str]:
+    """(output shape, parameters, where they come from) of one layer given its input shape."""
+    if spec.kind == "Dense":
+        (fan_in,), (units,) = shape[-1:], spec.args
+        params = fan_in * units + units
+        return (*shape[:-1], units), params, f"{fan_in:,} × {units:,} weights + {units:,} biases = {params:,}"
+    if spec.kind == "Conv2D":  # 'valid' padding, stride 1: the kernel fits (h - k + 1) times
+        (filters,), (kh, kw), (h, w, channels) = spec.args, spec.options["kernel_size"], shape
+        params = kh * kw * channels * filters + filters
+        return ((h - kh + 1, w - kw + 1, filters), params,
+                f"{kh} × {kw} × {channels} × {filters} weights + {filters} biases = {params:,}")
+    if spec.kind == "MaxPooling2D":  # stride = pool size, 'valid' padding
+        (ph, pw), (h, w, channels) = spec.options["pool_size"], shape
+        return ((h - ph) // ph + 1, (w - pw) // pw + 1, channels), 0, "no weights"
+    if spec.kind == "Flatten":
+        return (math.prod(shape),), 0, "no weights"
+    if spec.kind == "Dropout":
+        return shape, 0, "no weights"
+    raise ValueError(f"no parameter arithmetic for a {spec.kind} layer")
 
 
 def count_params(config: ModelConfig, *, input_shape: tuple[int, int] = IMAGE_SHAPE) -> int:

@@ -115,3 +115,44 @@ def unregister(job: TrainingJob) -> None:
             jobs.remove(job)
         if not jobs:
             _LIVE_JOBS.pop(job.workspace, None)
+
+
+# -- fairness: who may add a training to the queue (docs/NOTES.md, "Limits") -------------------
+#: Live trainings (queued or running) one workspace, or one browser, may have at once.
+JOBS_PER_WORKSPACE = 1
+JOBS_PER_CLIENT = 1
+#: Held by a page while it checks :func:`admission_problem` and starts the job, so two
+#: tabs pressing Train at the same moment cannot both pass the check.
+ADMISSION_LOCK = threading.Lock()
+
+
+def admission_problem(workspace: str, *, client: str | None = None, max_queue: int | None = None) -> str | None:
+    """Why a new training of ``workspace`` (asked for by browser ``client``) may not start now; None when it may.
+
+    One live training per workspace and per browser (several tabs, several fresh
+    workspaces), and at most ``max_queue`` (default ``PLAYGROUND_MAX_QUEUE``)
+    trainings waiting for a slot server-wide. The waiting ones start first come,
+    first served (:class:`TrainingQueue`).
+    """
+    from core.runs import QUEUED
+
+    jobs = all_live_jobs()
+    own = [job for job in jobs if job.workspace == workspace]
+    if len(own) >= JOBS_PER_WORKSPACE:
+        job = own[0]
+        state = "waiting in the queue" if job.status == QUEUED else "training"
+        return (f"This workspace already has a training {state} (“{job.name}”, perhaps in another tab). "
+                "One training per workspace at a time, so that every student gets a turn: wait for it "
+                "to end, or stop it first.")
+    if client is not None:
+        theirs = [job for job in jobs if getattr(job, "client", None) == client]
+        if len(theirs) >= JOBS_PER_CLIENT:
+            return ("This browser already has a training going in another workspace "
+                    f"(“{theirs[0].name}”). One training per browser at a time, so that every student "
+                    "gets a turn: wait for it to end, or stop it first.")
+    limit = settings.max_queue() if max_queue is None else int(max_queue)
+    waiting = sum(1 for job in jobs if job.status == QUEUED)
+    if waiting >= limit:
+        return (f"The server's training queue is full: {waiting} trainings are already waiting "
+                f"(at most {limit}). Try again in a few minutes, when some have finished.")
+    return None

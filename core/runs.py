@@ -36,14 +36,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core import config as settings
 from core.liveness import WRITER, writer_alive
 from core.model import ModelConfig
+from core.text import clean_name
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
 METRICS_FILE = "metrics.json"
 MODEL_FILE = "model.keras"
+#: The weights after the last full epoch while a run trains (NumPy arrays in
+#: ``model.get_weights()`` order); model.keras is written once, at the end.
+CHECKPOINT_FILE = "checkpoint.weights.npz"
 
 WORKSPACE_ALPHABET = string.ascii_lowercase + string.digits
 WORKSPACE_MAX_LENGTH = 40
@@ -268,7 +274,8 @@ def run_info(workspace: str, run_id: str, path: Path, cfg: dict, metrics: dict) 
         return RunInfo(
             run_id=run_id,
             workspace=workspace,
-            name=str(cfg.get("name") or run_id),
+            # Cleaned on display too: a name written by hand or an older version (bidi controls).
+            name=clean_name(str(cfg.get("name") or run_id), max_len=NAME_MAX_LENGTH) or run_id,
             status=status,
             config=config,
             config_problem=config_problem,
@@ -282,13 +289,42 @@ def run_info(workspace: str, run_id: str, path: Path, cfg: dict, metrics: dict) 
             created=str(cfg.get("created", "")),
             message=str(metrics.get("message") or ""),
             hint=str(metrics.get("hint") or ""),
-            has_model=(path / MODEL_FILE).is_file(),
+            has_model=(path / MODEL_FILE).is_file() or (path / CHECKPOINT_FILE).is_file(),
             path=path,
         )
     except (TypeError, ValueError) as error:
         if isinstance(error, CorruptRunError):
             raise
         raise CorruptRunError(f"{METRICS_FILE} or {CONFIG_FILE} has a bad value ({error})") from None
+
+
+def _number_list(history: dict, key: str, *, whole: bool = False) -> list:
+    """``history[key]`` when it is a list of numbers (metrics may hold None: a NaN saved as JSON)."""
+    values = history.get(key, [])
+    kinds = (int,) if whole else (int, float, type(None))
+    if not isinstance(values, list) or not all(isinstance(v, kinds) and not isinstance(v, bool) for v in values):
+        raise CorruptRunError(f"{HISTORY_FILE}: {str(key)[:40]!r} is not a list of {'whole ' if whole else ''}numbers")
+    return values
+
+
+def _checked_history(history: dict) -> dict:
+    """history.json's dict when every field has the type and length the pages expect, else CorruptRunError.
+
+    The one guard for a hand-edited or damaged file (``"batch_steps": "ab"``): the
+    pages read the result without further checks.
+    """
+    for steps_key, logs_key in (("epochs", "epoch"), ("batch_steps", "batch")):
+        _number_list(history, steps_key, whole=True)
+        logs = history.get(logs_key, {})
+        if not isinstance(logs, dict):
+            raise CorruptRunError(f"{HISTORY_FILE}: {logs_key!r} is not a mapping of metric names to values")
+        for name in logs:
+            _number_list(logs, name)
+    for key in ("steps_per_epoch", "total_epochs"):
+        value = history.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise CorruptRunError(f"{HISTORY_FILE}: {key!r} is not a whole number")
+    return history
 
 
 class RunStore:
@@ -376,6 +412,22 @@ class RunStore:
         """Replace history.json (``{"epoch": {...}, "batch": {...}, ...}``)."""
         atomic_write_json(self._existing(run_id) / HISTORY_FILE, history)
 
+    def save_checkpoint(self, run_id: str, weights) -> None:
+        """Save an epoch's weights (``model.get_weights()``, a list of arrays) atomically.
+
+        A few milliseconds, and safe from any thread: the arrays are copies, so a
+        background writer can save them while the model trains on.
+        """
+        path = self._existing(run_id)
+        tmp = path / f".checkpoint-{secrets.token_hex(4)}.tmp.npz"
+        try:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, *weights)
+            os.replace(tmp, path / CHECKPOINT_FILE)
+        finally:
+            with suppress(FileNotFoundError):
+                tmp.unlink()
+
     def save_model(self, run_id: str, model) -> None:
         """Save a keras.Model as model.keras, atomically (Keras wants a ``.keras`` name)."""
         path = self._existing(run_id)
@@ -414,32 +466,57 @@ class RunStore:
         path = self._existing(run_id) / HISTORY_FILE
         if not path.exists():
             return {"epoch": {}, "epochs": [], "batch": {}, "batch_steps": [], "steps_per_epoch": None}
-        return _read_json(path)
+        return _checked_history(_read_json(path))
 
     def model_path(self, run_id: str) -> Path:
-        """model.keras of a run (FileNotFoundError when no epoch was saved)."""
-        path = self._existing(run_id) / MODEL_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"run {run_id} has no saved model yet")
-        return path
+        """The file holding a run's model: model.keras, else the last epoch's checkpoint
+        (a run cut off while training); FileNotFoundError when no epoch was saved."""
+        folder = self._existing(run_id)
+        for name in (MODEL_FILE, CHECKPOINT_FILE):
+            if (folder / name).is_file():
+                return folder / name
+        raise FileNotFoundError(f"run {run_id} has no saved model yet")
 
     def load_model(self, run_id: str):
-        """The saved keras.Model (``safe_mode=True``: no arbitrary code from the file)."""
+        """The saved keras.Model (``safe_mode=True``: no arbitrary code from the file).
+
+        A checkpoint holds only weights: the network is rebuilt from the run's own
+        config.json (core.model.build_model) and the weights are set into it.
+        """
         import keras
 
-        return keras.saving.load_model(self.model_path(run_id), safe_mode=True)
+        path = self.model_path(run_id)
+        if path.name == MODEL_FILE:
+            return keras.saving.load_model(path, safe_mode=True)
+        from core.model import build_model
+        from core.preprocess import IMAGE_SHAPE
+
+        info = self.get(run_id)
+        if info.config is None:
+            raise CorruptRunError(f"the checkpoint of run {run_id} cannot be used: {info.config_problem}")
+        model = build_model(info.config, input_shape=IMAGE_SHAPE)
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                weights = [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+            model.set_weights(weights)
+        except (OSError, KeyError, ValueError) as error:
+            raise CorruptRunError(f"{CHECKPOINT_FILE} of run {run_id} cannot be read ({error})") from None
+        return model
 
     # -- editing -------------------------------------------------------------
     @staticmethod
     def _valid_name(name: str) -> str:
         if not isinstance(name, str):
             raise ValueError(f"a run name must be text, got {type(name).__name__}")
-        name = " ".join(name.split())
-        if not name:
-            raise ValueError("a run name cannot be empty")
-        if len(name) > NAME_MAX_LENGTH:
+        if len(name) > NAME_MAX_LENGTH * 4:  # far too long to be a name; shorter ones are cut below
             raise ValueError(f"a run name has at most {NAME_MAX_LENGTH} characters, got {len(name)}")
-        return name
+        # Without control, bidi-override and zero-width characters (core.text.clean_name).
+        cleaned = clean_name(name, max_len=NAME_MAX_LENGTH + 1)
+        if not cleaned:
+            raise ValueError("a run name cannot be empty (or only invisible characters)")
+        if len(cleaned) > NAME_MAX_LENGTH:
+            raise ValueError(f"a run name has at most {NAME_MAX_LENGTH} characters, got {len(cleaned)}")
+        return cleaned
 
     def rename(self, run_id: str, name: str) -> RunInfo:
         """Give a run a new display name (spaces collapsed; 1..80 characters)."""

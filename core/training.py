@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from core import config as settings
 from core import fastfit
 from core.preprocess import one_hot
 from core.queue import TrainingQueue, register, training_queue, unregister
@@ -33,6 +34,14 @@ EVALUATE_BATCH_SIZE = 1000
 PROGRESS_BAR_WIDTH = 20
 
 DIVERGED_HINT = "Lower the learning rate (for example divide it by 10) and train again."
+
+
+def limit_text(seconds: float) -> str:
+    """The server's time limit in words: "10-minute", "90-second"."""
+    seconds = max(1, round(seconds))
+    if seconds % 60 == 0:
+        return f"{seconds // 60}-minute"
+    return f"{seconds}-second"
 
 
 class _Status:
@@ -184,6 +193,9 @@ class TrainingJob(_Status):
     images, evaluates on its test images and saves the run. :meth:`stop` ends
     training at the next batch, keeps the weights and still evaluates them.
     Errors are recorded (``status == "failed"``, ``error``), never raised.
+    ``client`` names the browser that asked (for the queue's fairness rules).
+    ``time_limit`` (seconds; default ``PLAYGROUND_MAX_TRAIN_SECONDS``) bounds one
+    training: at that time it stops itself, evaluates and saves what it has.
 
     ``dataset`` is a ``core.data.Dataset`` (uint8 images (N, 28, 28), labels (N,)).
     """
@@ -197,12 +209,19 @@ class TrainingJob(_Status):
         name: str | None = None,
         limit: int | None = None,
         queue: TrainingQueue | None = None,
+        time_limit: float | None = None,
+        client: str | None = None,
     ):
         for attr in ("batch_size", "epochs", "validation_split", "seed", "to_dict"):
             if not hasattr(model_config, attr):
                 raise ValueError(f"model_config must be a core.model.ModelConfig, got {model_config!r}")
         if limit is not None and int(limit) < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
+        time_limit = settings.max_train_seconds() if time_limit is None else float(time_limit)
+        if not time_limit > 0:
+            raise ValueError(f"time_limit must be positive, got {time_limit}")
+        self.time_limit = time_limit
+        self.client = client  # who asked (a browser, see core.queue.admission_problem); None: unknown
         # Everything that can fail comes before store.create: a run folder made by a
         # job that then never starts would read "queued" for good (and could not be deleted).
         self.config = model_config
@@ -325,25 +344,37 @@ class TrainingJob(_Status):
         return model_input(self.config, images), one_hot(labels)
 
     def _train(self) -> None:
-        from core.callbacks import RunSaver
-        from core.model import build_model
+        from core.model_pool import model_pool
 
-        config, live = self.config, self._live
         self._set(status=RUNNING, phase="Preparing the data…")
         self.store.update_metrics(self.run_id, status=RUNNING, started=time.time())
         x, y = self._prepare(self.dataset.x_train, self.dataset.y_train)
         x_test, y_test = self._prepare(self.dataset.x_test, self.dataset.y_test)
         self._set(phase="Building the model…")
-        model = build_model(config, input_shape=tuple(self.dataset.x_train.shape[1:]))
+        # A model of the same architecture that an earlier training traced, reset to
+        # this seed's initial weights (the same training, without the trace).
+        input_shape = tuple(self.dataset.x_train.shape[1:])
+        pool = model_pool()
+        model = pool.take(self.config, input_shape=input_shape)
+        self._fit_and_save(model, x, y, x_test, y_test)
+        pool.give_back(self.config, model, input_shape=input_shape)  # not after an error: its state is unknown
 
+    def _fit_and_save(self, model, x, y, x_test, y_test) -> None:
+        from core.callbacks import RunSaver, TimeLimit
+
+        config, live = self.config, self._live
         start = time.perf_counter()
         saver = RunSaver(self.store, self.run_id, live, lambda: time.perf_counter() - start)
+        time_limit = TimeLimit(self.time_limit)
         self._set(phase="Training…")
-        fastfit.fit(
-            model, x, y, batch_size=int(config.batch_size), epochs=int(config.epochs),
-            validation_split=float(config.validation_split), seed=int(config.seed),
-            callbacks=[live, saver],
-        )
+        try:
+            fastfit.fit(
+                model, x, y, batch_size=int(config.batch_size), epochs=int(config.epochs),
+                validation_split=float(config.validation_split), seed=int(config.seed),
+                callbacks=[live, saver, time_limit],
+            )
+        finally:
+            saver.close()  # the last checkpoint is on disk before the final files
         # The training wall time: fit() without the checkpoint writes.
         train_seconds = time.perf_counter() - start - saver.seconds
         epochs_done = live.epochs_done
@@ -369,16 +400,29 @@ class TrainingJob(_Status):
             )
             return
 
+        stopped = live.stopped or time_limit.reached
+        limit_note = (f" at the server's {limit_text(self.time_limit)} limit for one training"
+                      if time_limit.reached and not live.stopped else "")
+        if stopped and epochs_done == 0:
+            # Not one full epoch: no model is kept (it would take disk space for weights
+            # that learnt next to nothing), so the run cannot become the active one.
+            self.store.write_history(self.run_id, live.snapshot().to_dict())
+            self._finish(
+                STOPPED, epochs_done=0, train_seconds=train_seconds,
+                message=f"Stopped{limit_note} before the first epoch ended: no model is kept.",
+            )
+            return
         self._set(phase="Evaluating on the test set…")
-        scores = model.evaluate(x_test, y_test, batch_size=EVALUATE_BATCH_SIZE, verbose=0, return_dict=True)
+        # The numbers of model.evaluate, in one call of a traced function (Keras' own
+        # evaluate builds a data pipeline and traces anew each time: 1-2 s here).
+        scores = fastfit.evaluate(model, x_test, y_test, batch_size=EVALUATE_BATCH_SIZE)
         self._set(phase="Saving…")
         self.store.save_model(self.run_id, model)
         self.store.write_history(self.run_id, live.snapshot().to_dict())
-        stopped = live.stopped
         partial = live.snapshot()
         message = ""
         if stopped:
-            message = f"Stopped after {epochs_done} epoch{'s' if epochs_done != 1 else ''}"
+            message = f"Stopped{limit_note} after {epochs_done} epoch{'s' if epochs_done != 1 else ''}"
             if partial.step and partial.step < partial.steps_per_epoch and partial.epoch > epochs_done:
                 message += f" and {partial.step}/{partial.steps_per_epoch} steps of epoch {partial.epoch}"
             message += "; the weights at that moment are kept and were evaluated."

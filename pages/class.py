@@ -13,7 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 import streamlit as st
 
-from core import classroom, lesson_links, profile
+from core import class_model, classroom, lesson_links, profile
+from core import config as settings
 from core import passcode as teacher_passcode
 from core.charts.classroom import class_scatter_figure
 from core.charts.numbers import epoch_rows
@@ -178,6 +179,113 @@ def live_class() -> None:
     table_section(rows)
 
 
+# -- cleaning up: the server keeps at most the quota per workspace (core.quota) ---------------
+def _run_megabytes(row: classroom.ClassRow) -> float:
+    total = 0
+    for path in (row.info.path.iterdir() if row.info.path and row.info.path.is_dir() else ()):
+        try:
+            total += path.lstat().st_size
+        except OSError:  # deleted meanwhile
+            pass
+    return total / (1024 * 1024)
+
+
+def _delete_run(key: str) -> None:
+    row = next((r for r in _index().rows() if r.key == key), None)
+    if row is None:  # deleted meanwhile, or a forged key
+        st.session_state[K + "flash"] = ("warning", "That run no longer exists.")
+        return
+    try:
+        RunStore(row.workspace, root=row.info.path.parent.parent).delete(row.run_id)
+    except (ValueError, KeyError, OSError) as error:  # ValueError: still training
+        st.session_state[K + "flash"] = ("error", f"Could not delete the run: {error}")
+        return
+    st.session_state[K + "flash"] = ("success", f"Deleted “{row.info.name}” of {row.student}.")
+
+
+def cleanup_section() -> None:
+    """Delete any student's run (largest first), e.g. when a workspace's quota is reached."""
+    if flash := st.session_state.pop(K + "flash", None):
+        getattr(st, flash[0])(escape_markdown(flash[1]))
+    rows = _index().rows()
+    if not rows:
+        st.caption("No runs to clean up.")
+        return
+    sizes = {row.key: _run_megabytes(row) for row in rows}
+    rows = sorted(rows, key=lambda row: -sizes[row.key])
+    labels = {row.key: f"{row.student} · {row.info.name} · {row.info.status_text} · {sizes[row.key]:.1f} MB"
+              for row in rows}
+    picked = st.session_state.get(K + "delete_pick")
+    if not isinstance(picked, str) or picked not in labels:  # deleted meanwhile, or forged
+        st.session_state[K + "delete_pick"] = rows[0].key
+    st.caption(f"Each workspace may keep {settings.max_runs_per_workspace()} runs and "
+               f"{settings.max_workspace_mb()} MB; past that its student cannot train until runs are deleted.")
+    key = st.selectbox("Run (largest first)", list(labels), key=K + "delete_pick",
+                       format_func=lambda k: labels.get(k, "?"))
+    row = next(r for r in rows if r.key == key)
+    with st.popover("Delete this run", icon=":material/delete:", disabled=row.info.is_active):
+        st.write(f"Delete “{escape_markdown(row.info.name)}” of {escape_markdown(row.student)} and its "
+                 "saved model for good?")
+        st.button("Yes, delete it", key=K + "delete_yes", type="primary", on_click=_delete_run, args=(key,))
+
+
+# -- the class model ------------------------------------------------------------------------
+SHARE_LIMIT = 20  # runs offered, best first
+
+
+def _share(workspace: str, run_id: str) -> None:
+    try:
+        shared = class_model.write_choice(workspace, run_id, root=runs_dir())
+    except (ValueError, class_model.ClassModelProblem, OSError) as error:
+        st.session_state[K + "share_flash"] = ("error", f"That run cannot be shared: {error}")
+        return
+    st.session_state[K + "share_flash"] = ("success", f"“{escape_markdown(shared.info.name)}” is now the "
+                                                      "class model: every student can draw with it.")
+
+
+def _unshare() -> None:
+    try:
+        class_model.clear_choice(root=runs_dir())
+    except OSError as error:
+        st.session_state[K + "share_flash"] = ("error", f"Could not stop sharing: {error}")
+
+
+def class_model_section(index: classroom.ClassIndex) -> None:
+    """The run every student may draw and evaluate with; a button per finished run makes one so."""
+    flash = st.session_state.pop(K + "share_flash", None)
+    if flash:
+        getattr(st, flash[0])(flash[1])
+    try:
+        current = class_model.resolve(runs_dir())
+        problem = None
+    except class_model.ClassModelProblem as error:
+        current, problem = None, str(error)
+    if problem:
+        st.warning(f"The class model cannot be used: {escape_markdown(problem)}.")
+    rows = [row for row in index.rows() if row.info.is_usable and row.info.status == "finished"]
+    rows.sort(key=lambda row: (-(row.test_accuracy or 0), row.run_id))
+    if current is not None:
+        row = next((r for r in rows if current.is_run(r.info)), None)
+        who = f"{escape_markdown(row.student)} · " if row is not None else ""
+        origin = "chosen here" if current.ref.source == "teacher" else f"set by `{class_model.ENV_VAR}`"
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        left.markdown(f"**The class model:** {who}{escape_markdown(current.info.label)} ({origin})")
+        if current.ref.source == "teacher":
+            right.button("Stop sharing", key=K + "unshare", on_click=_unshare, icon=":material/block:")
+    else:
+        st.caption("No class model yet: students without a model of their own have none to draw with.")
+    if not rows:
+        st.caption("No finished run to share yet.")
+        return
+    for row in rows[:SHARE_LIMIT]:
+        text, button = st.columns([4, 1], vertical_alignment="center")
+        accuracy = f" · {row.test_accuracy:.2%}" if row.test_accuracy is not None else ""
+        text.markdown(f"{escape_markdown(row.student)} · {escape_markdown(row.info.name)} ({row.preset}){accuracy}")
+        is_current = current is not None and current.is_run(row.info)
+        button.button("The class model" if is_current else "Make this the class model", key=f"{K}share_{row.key}",
+                      on_click=_share, args=(row.workspace, row.run_id), disabled=is_current)
+
+
 # -- lesson links ------------------------------------------------------------------------
 def _train_url() -> str:
     """The Train page's address as the browser sees this app."""
@@ -225,8 +333,12 @@ def main() -> None:
     leave.button("Lock", key=K + "leave", on_click=_leave, icon=":material/lock:",
                  help="Close the page again: the passcode is asked for next time.")
     live_class()
+    with st.expander("The class model", expanded=False, icon=":material/share:"):
+        class_model_section(_index())
     with st.expander("Lesson link", expanded=False, icon=":material/link:"):
         lesson_link_section()
+    with st.expander("Clean up: delete runs", expanded=False, icon=":material/delete_sweep:"):
+        cleanup_section()
 
 
 main()

@@ -15,6 +15,15 @@ from core.charts.drawing import framed, pixel_picture
 from core.charts.numbers import vector_text
 from core.charts.probabilities import probabilities_figure
 from core.data import CLASS_NAMES, TITLES, DatasetUnavailable
+from core.image_input import (
+    CANVAS_MAX_BYTES,
+    CANVAS_MAX_SIDE,
+    UPLOAD_FORMATS,
+    UPLOAD_MAX_BYTES,
+    UPLOAD_MAX_SIDE,
+    decode_data_url,
+    decode_image_bytes,
+)
 from core.drawing import (
     CANVAS_SIZE,
     DEFAULT_STROKE_WIDTH,
@@ -82,6 +91,34 @@ def canvas_picture(image: np.ndarray) -> np.ndarray:
     return (image[:, :, :3].astype(np.float32) * alpha).astype(np.uint8)
 
 
+def canvas_image(canvas) -> np.ndarray | None:
+    """The canvas's drawing as (H, W, 4) uint8 RGBA, None when it sent none yet.
+
+    Read from the component's data URL with :func:`core.image_input.decode_data_url`:
+    the canvas's own ``image_data`` decodes whatever size the message claims (a
+    forged 9000x9000 PNG costs gigabytes). ValueError (a message) for anything else.
+    """
+    url = getattr(canvas, "_image_data_url", None)  # what image_data would decode, unbounded
+    if url is None:
+        return None
+    return decode_data_url(url, max_side=CANVAS_MAX_SIDE, max_bytes=CANVAS_MAX_BYTES, formats=("PNG",))
+
+
+def stroke_count(canvas) -> int:
+    """Strokes in the canvas's Fabric JSON (0 for anything that is not a list of objects)."""
+    json_data = canvas.json_data
+    objects = json_data.get("objects") if isinstance(json_data, dict) else None
+    return len(objects) if isinstance(objects, list) else 0
+
+
+def uploaded_image(upload) -> np.ndarray | None:
+    """An uploaded PNG or JPEG as (H, W, 4) uint8 RGBA (ValueError with a message when refused)."""
+    if upload is None:
+        return None
+    return decode_image_bytes(upload.getvalue(), max_side=UPLOAD_MAX_SIDE, max_bytes=UPLOAD_MAX_BYTES,
+                              formats=UPLOAD_FORMATS)
+
+
 def training_offer_section(run) -> None:
     """No model yet (or only the weak Book model): one click trains one."""
     if run is None:
@@ -98,7 +135,8 @@ def training_offer_section(run) -> None:
     c1, c2 = st.columns(2)
     with c1:
         ui_runs.train_now_button("CNN", key="draw_train_cnn")
-        st.caption("The **CNN** preset: about a minute; reads drawings well.")
+        # Measured on this server (its recent CNN runs) and its queue now, not a fixed guess.
+        st.caption(f"The **CNN** preset reads drawings well. {ui_runs.training_wait('CNN').text('CNN')}")
     if run is None:
         with c2:
             ui_runs.train_now_button("Book", key="draw_train_book")
@@ -142,7 +180,7 @@ def xray_section(image, stages, dataset_name: str) -> None:
     com = stages.centre_of_mass()
     fitted_h, fitted_w = stages.fitted20.shape
     panels = [
-        ("canvas", canvas_picture(image), f"{height}×{width}×4 RGBA", "image = canvas.image_data"),
+        ("canvas", canvas_picture(image), f"{height}×{width}×4 RGBA", "image = decode_data_url(canvas_url)"),
         ("grey", pixel_picture(stages.grey, size=STAGE_PICTURE_PX),
          f"{height}×{width} ink in [0, 1] ({stages.ink_source}"
          f"{', inverted' if stages.inverted else ''})", lines["grey"]),
@@ -208,12 +246,32 @@ def canvas_section(model, class_names, dataset_name: str) -> None:
                           help=f"Fit the ink's longest side into {MNIST_BOX} px, aspect ratio kept.")
         centre = t3.toggle("centre", value=True, key="draw_centre",
                            help="Move the centre of mass to the middle of the 28×28 field.")
+        upload = st.file_uploader(
+            "Or upload a picture of one digit (PNG or JPEG, at most 1 MB)", type=["png", "jpg", "jpeg"],
+            key="draw_upload",
+            help="Drawing needs a mouse, pen or finger; the upload is the keyboard's way in. "
+                 "It is prepared and read exactly like a drawing.",
+        )
+        st.caption("Drawing needs a pointer (mouse, pen or finger); with a keyboard only, "
+                   "upload a picture of a digit instead.")
 
-    image = canvas.image_data
-    strokes = len((canvas.json_data or {}).get("objects", []))
+    image, strokes, problem = None, 0, None
+    try:
+        if upload is not None:
+            image, strokes = uploaded_image(upload), 1
+        else:
+            image, strokes = canvas_image(canvas), stroke_count(canvas)
+    except ValueError as error:  # anything a browser may send: too big, damaged, not an image
+        problem = ("The uploaded file cannot be used" if upload is not None
+                   else "The drawing could not be read") + f": {error}."
+        image = None
     stages = prepare_drawing_stages(image, crop=crop, scale=scale, centre=centre) if image is not None else None
 
     with right:
+        if problem is not None:
+            st.warning(problem, icon=":material/warning:")
+        elif upload is not None:
+            st.caption("Reading your uploaded picture (remove it to use the canvas again).")
         if stages is None or stages.empty:
             st.markdown("### Draw a digit ✏️")
             st.caption("The canvas is empty: draw a digit from 0 to 9 and the network will read it "
@@ -236,8 +294,8 @@ def canvas_section(model, class_names, dataset_name: str) -> None:
 def model_section():
     """Which model reads the drawings (or an offer to train one); returns (model or None,
     its class names, the dataset whose training images are the nearest-image search's)."""
-    run = ui_runs.active_run()
-    model = ui_runs.active_model()
+    model = ui_runs.active_model()  # first: a class model that does not load falls back
+    run = ui_runs.model_run()  # the workspace's own active run, else the class model
     if run is None or model is None:
         training_offer_section(None)
         dataset = ui_data.current_dataset()
@@ -252,9 +310,10 @@ def model_section():
         st.warning(f"The active run was trained on {TITLES.get(run.dataset, run.dataset)}, which "
                    f"cannot be loaded here, so the nearest images below come from "
                    f"{dataset.title}. {error}")
-    st.caption(f"Model: **{ui_runs.escape_markdown(run.name)}** ({run.preset}) · {run.status_text}"
+    shared = " · shared by the teacher with the whole class" if ui_runs.is_class_model(run) else ""
+    st.caption(f"Model: **{ui_runs.model_label(run)}** ({run.preset}) · {run.status_text}"
                + (f" · test accuracy {run.test_accuracy:.2%}" if run.test_accuracy is not None else "")
-               + " · change it on the Train page")
+               + shared + " · change it on the Train page")
     if run.preset == "Book":
         training_offer_section(run)
     return model, class_names, dataset

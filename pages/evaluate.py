@@ -25,7 +25,6 @@ from core.charts.evaluation import (
 from core.charts.probabilities import probabilities_figure
 from core.data import DatasetUnavailable
 from core.model import PRESETS
-from core.runs import MODEL_FILE
 from ui import data as ui_data
 from ui import runs as ui_runs
 from ui.a11y import chart_with_table
@@ -72,10 +71,13 @@ def _clamp(key: str, last: int) -> None:
 
 
 def _test_predictions(run, model, dataset) -> np.ndarray:
-    """(N, n_classes) probabilities for the whole test set, computed once per run."""
+    """(N, n_classes) probabilities for the whole test set, computed once per run (the
+    class model's once per process, shared read-only by every session)."""
+    if ui_runs.is_class_model(run):
+        return ui_runs.class_model_predictions(dataset)
     kept: dict = st.session_state.setdefault(PREDICTIONS_KEY, {})
     try:  # a run still training rewrites its checkpoint each epoch: predict again then
-        checkpoint = (run.path / MODEL_FILE).stat().st_mtime_ns
+        checkpoint = ui_runs.run_store().model_path(run.run_id).stat().st_mtime_ns
     except (OSError, TypeError):
         checkpoint = 0
     key = f"{run.run_id}:{checkpoint}:{dataset.name}"
@@ -95,6 +97,12 @@ def _no_model(run) -> None:
             "There is no trained model to evaluate yet. Train one on the **Train** page, "
             "or train the book's network right here with its defaults "
             f"({book.batch_size} images a batch, {book.epochs} epochs)."
+        )
+    elif (problem := ui_runs.model_problem(run)) is not None:
+        st.info(
+            f"The active run **{ui_runs.escape_markdown(run.name)}** has a saved model, but it cannot be "
+            f"used: {ui_runs.escape_markdown(problem)}. Pick another run on the Train page, or train the "
+            "book's network here."
         )
     else:
         st.info(
@@ -134,7 +142,7 @@ def _probabilities(run, model, ds) -> np.ndarray | None:
 
 def about_section(run, ds) -> None:
     st.caption(
-        f"Run **{ui_runs.escape_markdown(run.name)}** · {run.preset} · {run.status_text} · tested on the "
+        f"Run **{ui_runs.model_label(run)}** · {run.preset} · {run.status_text} · tested on the "
         f"{len(ds.y_test):,} {ds.title} test images ({ds.provenance})."
     )
     if ds.is_standin:
@@ -389,8 +397,8 @@ def prediction_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list) -
 # --------------------------------------------------------------------------- the page
 def main() -> None:
     st.title("3 · Evaluate")
-    run = ui_runs.active_run()
-    model = ui_runs.active_model() if run is not None else None
+    model = ui_runs.active_model()  # first: a class model that does not load falls back
+    run = ui_runs.model_run()  # the workspace's own active run, else the class model
     if run is None or model is None:
         _no_model(run)
         return

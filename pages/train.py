@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import config as settings
 from core.charts.numbers import epoch_rows
 from core.charts.training import training_curves_figure
 from core.export import keras_script
 from core.model import ModelConfig, keras_summary_text, summary_rows
 from core.runs import DIVERGED, FAILED, FINISHED, INTERRUPTED, QUEUED, STOPPED, RunInfo
+from core.training import limit_text
 from ui import runs as ui_runs
 from ui.a11y import chart_with_table
 from ui.controls import controls, current_config, init_state
@@ -30,9 +32,9 @@ CHANCE_WARNING = 0.2
 
 def network_section(config: ModelConfig, image_shape: tuple[int, int]) -> None:
     """The layers, their parameters and where they come from, and Keras' own summary."""
-    # Both are cached by architecture in core.model: a rerun (or a new seed) builds nothing.
+    # The table is arithmetic (no TensorFlow: it shows at once on a fresh server); both
+    # are cached by architecture in core.model, so a rerun (or a new seed) builds nothing.
     rows = summary_rows(config, input_shape=image_shape)
-    keras_text = keras_summary_text(config, input_shape=image_shape)
     st.subheader("The network", anchor=False)
     st.caption(config.architecture_text())
     st.dataframe(
@@ -45,8 +47,10 @@ def network_section(config: ModelConfig, image_shape: tuple[int, int]) -> None:
         column_config={"Parameters": st.column_config.NumberColumn(format="localized")},
     )
     st.markdown(f"**Total parameters: {sum(row.params for row in rows):,}** (all trainable)")
-    with st.expander("Keras' own `model.summary()`"):
-        st.code(keras_text, language=None)
+    # Keras' own table needs TensorFlow (seconds to import on a fresh server): on request.
+    if st.toggle("Show Keras' own `model.summary()`", key=K + "keras_summary"):
+        with st.spinner("Building the model in Keras…"):
+            st.code(keras_summary_text(config, input_shape=image_shape), language=None)
 
 
 # -- training and its live view -----------------------------------------------------------
@@ -59,7 +63,9 @@ def _live_view() -> None:
     snap = job.snapshot()
     if snap.status == QUEUED:
         st.info(f"Waiting for a free training slot: place {snap.queue_place or 1} in the queue. "
-                "Other trainings on this server are using the processor.", icon=":material/hourglass_top:")
+                f"The server trains at most {settings.max_trainings()} networks at once (they share its "
+                "processor); the others wait their turn, first come, first served.",
+                icon=":material/hourglass_top:")
     st.progress(snap.history.fraction, text=snap.progress_line)
     if snap.keras_progress:
         st.code(snap.keras_progress, language=None)
@@ -167,6 +173,9 @@ def controls_section(store, job) -> ModelConfig | None:
     start_error = st.session_state.pop(K + "start_error", None)
     if start_error:
         st.error(start_error)
+    st.caption(f"Fair shares on a shared server: one training per workspace at a time, and each stops "
+               f"itself at the server's {limit_text(settings.max_train_seconds())} limit (what it learnt "
+               "so far is evaluated and kept).")
     return config
 
 

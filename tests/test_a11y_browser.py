@@ -127,7 +127,7 @@ def tab_to(page, css: str, *, limit: int = 300) -> None:
 
 
 def nav_link(path: str) -> str:
-    return f'[data-testid="stSidebarNav"] a[href$="/{path}"]'
+    return f'[data-testid="stSidebar"] a[href$="/{path}"]'
 
 
 def test_a_keyboard_only_walk_data_train_evaluate(page, a11y_app):

@@ -64,10 +64,32 @@ def test_dataset_page_does_not_import_tensorflow(digits_env):
     )
     out = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
-        env=dict(__import__("os").environ), timeout=300,
+        # Without the server's background warm-up, which imports TensorFlow on purpose.
+        env={**__import__("os").environ, "PLAYGROUND_WARM_UP": "0"}, timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("NO-TF")
+
+
+@pytest.mark.slow  # a fresh interpreter runs the app
+def test_the_first_page_starts_the_tensorflow_warm_up(digits_env):
+    import subprocess
+
+    script = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=120); at.run()\n"
+        "from core import warmup\n"
+        "thread = warmup.start(); thread.join(300)\n"
+        "from core.model_pool import model_pool\n"
+        "print('tensorflow' in sys.modules, sum(len(v) for v in model_pool()._idle.values()))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+        env={**__import__("os").environ, "PLAYGROUND_WARM_UP": "1"}, timeout=400,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["True", "1"]  # Keras loaded, a traced Book model waiting
 
 
 def test_offline_standin_is_shown_and_explained(monkeypatch, tmp_path):

@@ -18,7 +18,7 @@ from test_classroom import add_run
 from ui.runs import escape_markdown
 
 PASSCODE = "owl-Secret-42"
-TEACHER = "teacher1"
+TEACHER = "teacher1abc"  # a new workspace needs a random-length id (core.workspace_ids)
 STUDENTS = {"anaws1": "Ana", "benws2": "Ben <b>*bold*</b>"}
 
 

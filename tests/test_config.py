@@ -74,3 +74,10 @@ def test_served_config_hides_errors_and_does_not_watch_files():
     assert settings["client"]["showErrorDetails"] == "none"
     assert settings["server"]["fileWatcherType"] == "none"
     assert settings["server"]["runOnSave"] is False
+
+
+def test_class_model_setting(monkeypatch):
+    monkeypatch.delenv("PLAYGROUND_CLASS_MODEL", raising=False)
+    assert config.class_model() is None
+    monkeypatch.setenv("PLAYGROUND_CLASS_MODEL", "  teacherws/20251126-001530-123-a1b2c3 ")
+    assert config.class_model() == "teacherws/20251126-001530-123-a1b2c3"

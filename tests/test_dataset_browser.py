@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from conftest import wait_for_app
 
+#: Notes, from the page's first moment, whether Streamlit's own menu ever shows (on a
+#: fresh server it would list the pages/ files by name: "app, dataset, draw, ...").
+WATCH_LEGACY_MENU = """
+window.__legacyMenu = false;
+setInterval(() => { if (document.querySelector('[data-testid="stSidebarNav"]')) window.__legacyMenu = true; }, 10);
+"""
+
 
 def metric_value(page, label: str) -> str:
     metric = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
@@ -14,11 +21,13 @@ def metric_value(page, label: str) -> str:
 def test_dataset_page_change_n(streamlit_app, page, tmp_path):
     # The very first request to a fresh server is the page's own URL: it must
     # still run inside app.py (sidebar, navigation), not as a legacy pages/ app.
+    page.add_init_script(WATCH_LEGACY_MENU)
     page.goto(f"{streamlit_app.url}/dataset")
     wait_for_app(page)
     page.locator('[data-testid="stSidebar"]').get_by_text("MNIST from").wait_for()
     page.get_by_text("(60000, 28, 28)").first.wait_for()
     assert metric_value(page, "Label") == "1"  # x_train[8], as in the book
+    assert page.evaluate("() => window.__legacyMenu") is False  # not even for a moment
 
     box = page.get_by_label("Image number N")
     box.fill("0")
@@ -38,9 +47,12 @@ def test_home_and_navigation(streamlit_app, page, tmp_path):
     page.goto(streamlit_app.url)
     wait_for_app(page)
     page.get_by_role("heading", name="MNIST Playground").first.wait_for()
-    nav = page.locator('[data-testid="stSidebarNav"]')
+    # app.py draws the menu with st.page_link; Streamlit's own menu is off.
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+    links = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]')
+    links.first.wait_for()
     # Each link's text ends with its title (a material icon's name comes first).
-    titles = [t.strip().splitlines()[-1] for t in nav.locator("a").all_inner_texts()]
+    titles = [t.strip().splitlines()[-1] for t in links.all_inner_texts()]
     # Only the navigation we define, in the lesson's order: no auto-discovered
     # pages/ entries such as "home" or "dataset".
     from ui.lesson import available_steps

@@ -121,7 +121,9 @@ def test_one_click_book_training_then_evaluation(evaluate_app, page):
     page.goto(f"{server.url}/evaluate?ws=emptyevaluate")
     wait_for_app(page)
     page.get_by_text("There is no trained model to evaluate yet").first.wait_for()
-    assert page.get_by_role("link", name="Go to Train").count() == 1
+    link = page.get_by_role("link", name="Go to Train")
+    link.wait_for()  # drawn a moment after the text: wait for it, then count
+    assert link.count() == 1
     page.get_by_role("button", name="Train the Book model now (5 epochs)").click()
     page.locator('[data-testid="stProgress"]').first.wait_for()
     page.get_by_role("button", name="Stop").first.wait_for()

@@ -7,6 +7,8 @@ import json
 import threading
 
 import numpy as np
+from pathlib import Path
+
 import pytest
 
 from core.model import (
@@ -69,6 +71,36 @@ def test_summary_totals_equal_keras_count_params(name):
     for row in rows:
         # the arithmetic ends in the row's own count (or says there is none)
         assert row.arithmetic.endswith(f"{row.params:,}") or (row.params == 0 and row.arithmetic == "no weights")
+
+
+@pytest.mark.parametrize("config", [
+    *PRESETS.values(),
+    PRESETS["Dense"].replace(hidden=((64, "relu"), (32, "tanh"), (16, "sigmoid")), dropout=0.2),
+    PRESETS["CNN"].replace(hidden=(), dropout=0.0),
+    PRESETS["CNN"].replace(hidden=((32, "relu"), (8, "relu"))),
+], ids=lambda c: c.architecture_text())
+@pytest.mark.parametrize("image_shape", [(28, 28), (20, 24)])
+def test_summary_rows_by_arithmetic_equal_the_keras_model(config, image_shape):
+    """The table needs no TensorFlow, so every row is checked against the real Keras layers."""
+    model = build_model(config, input_shape=image_shape)
+    rows = summary_rows(config, input_shape=image_shape)
+    assert len(rows) == len(model.layers)
+    for row, layer in zip(rows, model.layers):
+        shape = "(" + ", ".join("None" if s is None else str(s) for s in layer.output.shape) + ")"
+        assert (row.name, row.layer_type, row.output_shape, row.params) == (
+            layer.name, type(layer).__name__, shape, layer.count_params())
+
+
+def test_summary_rows_do_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys; from core.model import PRESETS, summary_rows; "
+            "[summary_rows(c) for c in PRESETS.values()]; "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.split() == ["False", "False"]
 
 
 def test_cnn_summary_has_conv_arithmetic_and_shapes():

@@ -42,7 +42,7 @@ def runs_table_text(page) -> str:
 
 def wait_for_run_listed(page, *texts: str) -> str:
     """Wait until the run list (the last table) holds all the texts; return its text."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while True:
         table = runs_table_text(page) if page.locator('[data-testid="stDataFrame"]').count() else ""
         if all(text in table for text in texts):

@@ -85,4 +85,4 @@ def _leave_legacy_pages_mode() -> None:
 
 
 _keep_keras_state_between_reruns()  # 1.
-_leave_legacy_pages_mode()  # 2.
+_leave_legacy_pages_mode()  # 2. (last: it may rerun)

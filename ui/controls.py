@@ -61,7 +61,7 @@ def _load_values(config: ModelConfig) -> None:
 
 def _on_preset_change() -> None:
     name = st.session_state[K + "preset"]
-    if name != CUSTOM:
+    if isinstance(name, str) and name in PRESETS:  # a forged value (not one of the options) changes nothing
         _load_values(PRESETS[name])
     # Custom keeps whatever the last preset put in place, to edit from there.
 
@@ -112,6 +112,9 @@ def init_state() -> None:
 
 def controls() -> None:
     """The preset, the custom builder and the training settings (values land in session_state)."""
+    preset = st.session_state.get(K + "preset")
+    if not isinstance(preset, str) or preset not in (*PRESETS, CUSTOM):  # forged: back to the book's
+        st.session_state[K + "preset"] = DEFAULT_PRESET
     for note in lesson_link.notes():
         st.warning(escape_markdown(note), icon=":material/link_off:")
     locked = _locked_config() is not None
@@ -148,8 +151,14 @@ def controls() -> None:
 
 
 def current_config() -> ModelConfig:
-    """The ModelConfig the controls describe (ValueError when it is invalid)."""
-    state = st.session_state
+    """The ModelConfig the controls describe (ValueError when it is invalid, a forged value too)."""
+    try:
+        return _config_from(st.session_state)
+    except (KeyError, TypeError) as error:  # a value that no widget offers
+        raise ValueError(f"The training settings hold a value no control offers ({error}).") from None
+
+
+def _config_from(state) -> ModelConfig:
     common = dict(
         epochs=int(state[K + "epochs"]), batch_size=int(state[K + "batch"]),
         validation_split=round(float(state[K + "val"]), 2), seed=int(state[K + "seed"]),
@@ -159,6 +168,8 @@ def current_config() -> ModelConfig:
         return locked.replace(validation_split=common["validation_split"], seed=common["seed"])
     preset = state[K + "preset"]
     if preset != CUSTOM:
+        if not isinstance(preset, str) or preset not in PRESETS:
+            raise ValueError(f"There is no preset called {str(preset)[:40]!r}.")
         return PRESETS[preset].replace(**common)
     hidden = tuple((int(state[f"{K}units_{i}"]), state[f"{K}act_{i}"]) for i in range(state[K + "layers"]))
     return ModelConfig(

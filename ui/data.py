@@ -34,15 +34,17 @@ def load(name: str) -> Dataset:
 
 def current_dataset() -> Dataset:
     """The dataset chosen in the sidebar (MNIST by default; it always loads)."""
+    name = st.session_state.get(DATASET_KEY, DEFAULT)
     try:
-        return load(st.session_state.get(DATASET_KEY, DEFAULT))
+        return load(name if isinstance(name, str) and name in DATASETS else DEFAULT)  # a forged name: the default
     except DatasetUnavailable:
         return load(DEFAULT)
 
 
 def _check_choice() -> None:
     """Radio callback: an unavailable dataset is refused, and the radio goes back to MNIST."""
-    result = _load(st.session_state[DATASET_KEY])
+    name = st.session_state[DATASET_KEY]
+    result = _load(name) if isinstance(name, str) and name in DATASETS else f"There is no dataset called {str(name)[:40]!r}."
     if isinstance(result, str):
         st.session_state[UNAVAILABLE_KEY] = result
         st.session_state[DATASET_KEY] = DEFAULT
@@ -50,7 +52,9 @@ def _check_choice() -> None:
 
 def dataset_picker() -> Dataset:
     """Sidebar: choose the dataset, and say where it came from."""
-    st.session_state.setdefault(DATASET_KEY, DEFAULT)
+    name = st.session_state.get(DATASET_KEY)
+    if not isinstance(name, str) or name not in DATASETS:  # unset, or forged
+        st.session_state[DATASET_KEY] = DEFAULT
     st.sidebar.radio(
         "Dataset", DATASETS, key=DATASET_KEY, format_func=TITLES.get, horizontal=True,
         on_change=_check_choice,

@@ -22,8 +22,10 @@ def history_or_warning(store: RunStore, run: RunInfo) -> dict | None:
     """A run's history.json, or None after a warning that names the run when it cannot be read."""
     try:
         return store.history(run.run_id)
-    except CorruptRunError as error:
+    except (CorruptRunError, OSError) as error:  # damaged, hand-edited (wrong types), unreadable
         st.warning(f"The history of “{escape_markdown(run.name)}” cannot be read: {error}")
+        return None
+    except KeyError:  # deleted in another tab meanwhile
         return None
 
 
@@ -66,17 +68,29 @@ def _run_table(runs: list[RunInfo], active_id: str | None) -> None:
     )
 
 
+def _on_pick_active(labels: dict) -> None:
+    picked = st.session_state[K + "active_pick"]
+    if isinstance(picked, str) and picked in labels:  # only a listed run (a forged value is ignored)
+        ui_runs.set_active_run(picked)
+
+
 def _pick_active(runs: list[RunInfo], active: RunInfo | None) -> None:
     usable = [run for run in runs if run.is_usable]
     if not usable:
-        return
+        return  # no own model: the class model (if any) is used anyway
     labels = {run.run_id: run.label for run in usable}
+    shared = ui_runs.class_model_run()
+    if shared is not None and not any(shared.is_run(run) for run in usable):
+        labels[ui_runs.CLASS_CHOICE] = f"{ui_runs.CLASS_MODEL_LABEL}: {shared.info.label}"
     ids = list(labels)
+    chosen_class = st.session_state.get(ui_runs.ACTIVE_RUN_KEY) == ui_runs.CLASS_CHOICE and ui_runs.CLASS_CHOICE in labels
     # The widget shows the active run, also when another page (Train now) changed it.
-    st.session_state[K + "active_pick"] = active.run_id if active and active.run_id in labels else ids[0]
+    st.session_state[K + "active_pick"] = (
+        active.run_id if active and active.run_id in labels else ui_runs.CLASS_CHOICE if chosen_class else ids[0])
     st.selectbox(
-        "Active run (used by Evaluate and Draw)", ids, key=K + "active_pick", format_func=labels.get,
-        on_change=lambda: ui_runs.set_active_run(st.session_state[K + "active_pick"]),
+        "Active run (used by Evaluate and Draw)", ids, key=K + "active_pick",
+        format_func=lambda r: labels.get(r, str(r)),
+        on_change=_on_pick_active, args=(labels,),
     )
 
 
@@ -85,13 +99,20 @@ def _compare(store: RunStore, runs: list[RunInfo]) -> None:
     if len(with_epochs) < 2:
         return
     labels = {run.run_id: run.label for run in with_epochs}
+    key = K + "compare"
+    if key in st.session_state:  # only ids of runs listed here (a forged or deleted one is dropped)
+        kept = st.session_state[key]
+        st.session_state[key] = [r for r in kept if isinstance(r, str) and r in labels] if isinstance(kept, (list, tuple)) else []
     chosen = st.multiselect(
-        "Compare runs", list(labels), default=list(labels)[:COMPARE_DEFAULT], format_func=labels.get,
-        key=K + "compare", help="Loss and accuracy per epoch, overlaid (validation dashed).",
+        "Compare runs", list(labels), default=None if key in st.session_state else list(labels)[:COMPARE_DEFAULT],
+        format_func=lambda run_id: labels.get(run_id, str(run_id)),
+        key=key, help="Loss and accuracy per epoch, overlaid (validation dashed).",
     )
     series = []
     for run_id in chosen:
-        run = next(r for r in with_epochs if r.run_id == run_id)
+        run = next((r for r in with_epochs if r.run_id == run_id), None)
+        if run is None:
+            continue
         history = history_or_warning(store, run)
         if history is not None:
             series.append((run.name, history.get("epochs", []), history.get("epoch", {})))
@@ -122,9 +143,20 @@ def _delete(store: RunStore, run_id: str) -> None:
     st.session_state[K + "flash"] = ("success", "Run deleted.")
 
 
+def _history_csv(store: RunStore, run_id: str) -> str:
+    """The download's CSV; a damaged history.json gives a one-line explanation instead of an error."""
+    try:
+        return downloads.history_csv(store, run_id)
+    except (CorruptRunError, KeyError, OSError) as error:
+        return f"# the history of run {run_id} cannot be read: {error}\n"
+
+
 def _manage(store: RunStore, runs: list[RunInfo]) -> None:
     labels = {run.run_id: run.label for run in runs}
-    run_id = st.selectbox("Run", list(labels), format_func=labels.get, key=K + "manage_pick")
+    picked = st.session_state.get(K + "manage_pick", runs[0].run_id)
+    if not isinstance(picked, str) or picked not in labels:  # forged or deleted
+        st.session_state[K + "manage_pick"] = runs[0].run_id
+    run_id = st.selectbox("Run", list(labels), format_func=lambda r: labels.get(r, str(r)), key=K + "manage_pick")
     run = next((r for r in runs if r.run_id == run_id), None)
     if run is None:
         return
@@ -144,7 +176,7 @@ def _manage(store: RunStore, runs: list[RunInfo]) -> None:
         help="Load it with keras.saving.load_model(path).",
     )
     history_col.download_button(
-        "History (.csv)", data=lambda: downloads.history_csv(store, run.run_id), file_name=f"{stem}-history.csv",
+        "History (.csv)", data=lambda: _history_csv(store, run.run_id), file_name=f"{stem}-history.csv",
         mime="text/csv", on_click="ignore", icon=":material/download:", key=f"{K}dl_csv_{run.run_id}",
         width="stretch", help="Loss and accuracy per epoch.",
     )
