@@ -127,7 +127,8 @@ def tab_to(page, css: str, *, limit: int = 300) -> None:
 
 
 def nav_link(path: str) -> str:
-    return f'[data-testid="stSidebar"] a[href$="/{path}"]'
+    # st.page_link writes the page's path relative ("train"), Streamlit's own menu absolute.
+    return f'[data-testid="stSidebar"] a[href="{path}"], [data-testid="stSidebar"] a[href$="/{path}"]'
 
 
 def test_a_keyboard_only_walk_data_train_evaluate(page, a11y_app):
@@ -168,8 +169,12 @@ def test_every_control_on_the_train_page_is_reached_by_tab(page, a11y_app):
             const r = e.getBoundingClientRect();
             if (e.disabled || e.getAttribute('aria-disabled') === 'true' || (!r.width && !r.height)) continue;
             if (getComputedStyle(e).visibility === 'hidden') continue;
-            // A radio group is one Tab stop; its other options are reached with the arrow keys.
-            if (e.type === 'radio' && e.getAttribute('tabindex') === '-1') continue;
+            // Closed popovers and collapsed parts keep their widgets in the page, unseen.
+            if (!e.checkVisibility({opacityProperty: true, visibilityProperty: true})) continue;
+            if (e.closest('[aria-hidden="true"], [inert], details:not([open]) > :not(summary)')) continue;
+            // Left out of the Tab order on purpose, with keys on their widget's own stop: a radio
+            // group's other options (arrows), a number input's -/+ buttons (ArrowUp/Down in it).
+            if (e.getAttribute('tabindex') === '-1') continue;
             e.setAttribute('data-kb', String(n++));
         }
         return n;
