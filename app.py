@@ -7,10 +7,12 @@ navigation and the sidebar; each step of the lesson is a file in ``pages/``.
 import streamlit as st
 
 from core import warmup
+from ui.a11y import projector_toggle
 from ui.data import dataset_picker
-from ui.runs import sidebar_status
 from ui.lesson import available_steps
+from ui.lesson_link import lesson
 from ui.profile import display_name_box
+from ui.runs import sidebar_status
 
 st.set_page_config(page_title="MNIST Playground", page_icon="✏️", layout="wide")
 
@@ -27,9 +29,12 @@ with st.sidebar:
     st.title("✏️ MNIST Playground")
     for link in pages:
         st.page_link(link)
+lesson()  # a lesson link's settings, kept for the session (and in the URL) from the first page on
 dataset_picker()
-sidebar_status()
+# The teacher's Class page may be on the projector: no workspace id in its sidebar.
+sidebar_status(show_workspace=page.url_path != "class")
 display_name_box()
+projector_toggle()
 
 page.run()
 

@@ -35,6 +35,8 @@ LOSSES = ("categorical_crossentropy",)
 MAX_HIDDEN_LAYERS = 3
 MAX_UNITS = 1024
 MAX_BATCH_SIZE = 60_000
+#: The batch sizes the Train page offers (and a lesson link may set): one list for both.
+BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 100, 128, 200, 256, 500, 1000, 2000, 5000, 10_000, 20_000, 30_000, 60_000)
 MAX_EPOCHS = 50
 MAX_VALIDATION_SPLIT = 0.2
 MAX_DROPOUT = 0.8

@@ -17,11 +17,13 @@ from core import class_model, classroom, lesson_links, profile
 from core import config as settings
 from core import passcode as teacher_passcode
 from core.charts.classroom import class_scatter_figure
+from core.charts.numbers import epoch_rows
 from core.charts.training import training_curves_figure
 from core.config import runs_dir
-from core.model import DEFAULT_PRESET, MAX_BATCH_SIZE, MAX_EPOCHS, PRESETS
+from core.model import BATCH_SIZES, DEFAULT_PRESET, MAX_EPOCHS, PRESETS
 from core.runs import CorruptRunError, RunStore
 from core.queue import all_live_jobs
+from ui.a11y import chart_with_table
 from ui.runs import escape_markdown
 from ui.teacher import configured_passcode
 
@@ -118,8 +120,11 @@ def chart_section(rows: list[classroom.ClassRow]) -> None:
     if not points:
         st.caption("The chart fills in as runs finish.")
         return
-    event = st.plotly_chart(class_scatter_figure(points), key=K + "chart", on_select="rerun",
-                            selection_mode="points", config={"displayModeBar": False})
+    event = chart_with_table(
+        class_scatter_figure(points),
+        [{"student": p.student, "run": p.run, "preset": p.preset, "epochs": p.epochs,
+          "test accuracy": round(p.test_accuracy, 4)} for p in points],
+        key=K + "chart", on_select="rerun", selection_mode="points")
     selected = [p.get("customdata") for p in (event.selection.points if event else [])]
     if selected and selected[0]:
         # Kept in the session: the chart is redrawn (and its selection lost) when a run changes.
@@ -139,13 +144,13 @@ def chart_section(rows: list[classroom.ClassRow]) -> None:
     if not history.get("batch_steps"):
         st.caption("No curves recorded for this run yet.")
         return
-    st.plotly_chart(
+    chart_with_table(
         training_curves_figure(
             batch_steps=history["batch_steps"], batch_logs=history.get("batch", {}),
             epochs=history.get("epochs", []), epoch_logs=history.get("epoch", {}),
             steps_per_epoch=history.get("steps_per_epoch") or 1, total_epochs=history.get("total_epochs"),
         ),
-        key=K + "curves", config={"displayModeBar": False},
+        epoch_rows(history.get("epochs", []), history.get("epoch", {})), key=K + "curves",
     )
 
 
@@ -299,8 +304,9 @@ def lesson_link_section() -> None:
     config = PRESETS[preset]
     epochs_col, batch_col = st.columns(2)
     epochs = epochs_col.slider("Epochs", 1, MAX_EPOCHS, value=config.epochs, key=f"{K}l_epochs_{preset}")
-    batch = batch_col.number_input("Batch size", 1, MAX_BATCH_SIZE, value=config.batch_size, step=1,
-                                   key=f"{K}l_batch_{preset}")
+    # The Train page's choices (core.model.BATCH_SIZES): a link never asks for one it lacks.
+    batch = batch_col.select_slider("Batch size", BATCH_SIZES, key=f"{K}l_batch_{preset}",
+                                    value=min(BATCH_SIZES, key=lambda size: abs(size - config.batch_size)))
     lock = st.checkbox("Lock these settings on the Train page", key=K + "l_lock")
     base = st.text_input("App address", value=_train_url(), key=K + "l_base",
                          help="Where students open the app (the Train page).")

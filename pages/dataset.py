@@ -16,6 +16,8 @@ from core.charts.dataset import (
     strip_figure,
 )
 from core.preprocess import flatten, one_hot, scale
+from core.charts.numbers import label_rows, vector_text
+from ui.a11y import chart_with_table
 from ui.data import current_dataset
 
 EXAMPLES_PER_CLASS = 8
@@ -76,7 +78,7 @@ def image_section(ds) -> tuple[str, np.ndarray, int]:
         )
         st.metric("Label", names[label])
     with right:
-        st.plotly_chart(
+        chart_with_table(
             digit_figure(images[index], title=f"x_{split}[{index}] — label {names[label]}"),
             key="digit_n",
         )
@@ -116,13 +118,13 @@ def normalise_section(ds) -> None:
             f"**Before**: dtype `{ds.x_train.dtype}`, values "
             f"{int(ds.x_train.min())} … {int(ds.x_train.max())}"
         )
-        st.plotly_chart(histogram_figure(sample, title="Pixel values (uint8)"), key="hist_before")
+        chart_with_table(histogram_figure(sample, title="Pixel values (uint8)"), key="hist_before")
     with after:
         st.markdown(
             f"**After**: dtype `{scaled_sample.dtype}`, values "
             f"{float(ds.x_train.min()) / 255:.1f} … {float(ds.x_train.max()) / 255:.1f}"
         )
-        st.plotly_chart(histogram_figure(scaled_sample, title="Pixel values (float32)"), key="hist_after")
+        chart_with_table(histogram_figure(scaled_sample, title="Pixel values (float32)"), key="hist_after")
     st.caption(
         f"Histogram of {sample.size:,} pixels from {len(sample):,} training images. Most pixels are "
         "background (0); small numbers around 0–1 suit the network's weights and learning rate "
@@ -141,9 +143,9 @@ def reshape_section(ds, split: str, images: np.ndarray, index: int) -> None:
         language="python",
     )
     vector = flatten(scale(images[index : index + 1]))[0]
-    st.plotly_chart(
+    chart_with_table(
         strip_figure(vector, title=f"x_{split}[{index}] unrolled row by row: 28 rows × 28 columns = {vector.size}"),
-        key="strip",
+        vector_text(vector), key="strip",
     )
     flat_train_shape = (n_train, int(np.prod(ds.x_train.shape[1:])))
     flat_test_shape = (n_test, int(np.prod(ds.x_test.shape[1:])))
@@ -186,7 +188,7 @@ def classes_section(ds) -> None:
     names = ds.class_names
     st.header("How many of each class?")
     counts = np.bincount(ds.y_train, minlength=len(names))
-    st.plotly_chart(class_counts_figure(counts, names, title="Training images per class"), key="counts")
+    chart_with_table(class_counts_figure(counts, names, title="Training images per class"), key="counts")
     st.caption(
         f"Fewest: {names[int(counts.argmin())]} ({counts.min():,}); most: "
         f"{names[int(counts.argmax())]} ({counts.max():,}). Roughly balanced, so accuracy is a fair "
@@ -196,14 +198,9 @@ def classes_section(ds) -> None:
     st.subheader("Examples of each class")
     picks = [np.flatnonzero(ds.y_train == c)[:EXAMPLES_PER_CLASS] for c in range(len(names))]
     grid_indices = np.concatenate(picks)
-    st.plotly_chart(
-        examples_grid_figure(
-            ds.x_train[grid_indices],
-            [f"{names[ds.y_train[i]]} · #{i}" for i in grid_indices],
-            per_row=EXAMPLES_PER_CLASS,
-        ),
-        key="grid",
-    )
+    titles = [f"{names[ds.y_train[i]]} · #{i}" for i in grid_indices]
+    chart_with_table(examples_grid_figure(ds.x_train[grid_indices], titles, per_row=EXAMPLES_PER_CLASS),
+                     label_rows(titles, column="class · training image"), key="grid")
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.charts.dataset import strip_figure
 from core.charts.drawing import framed, pixel_picture
+from core.charts.numbers import vector_text
 from core.charts.probabilities import probabilities_figure
 from core.data import CLASS_NAMES, TITLES, DatasetUnavailable
 from core.image_input import (
@@ -36,6 +37,7 @@ from core.preprocess import MNIST_BOX, prepare_drawing_stages, stage_code_lines
 from ui import data as ui_data
 from ui import inside as ui_inside
 from ui import runs as ui_runs
+from ui.a11y import chart_with_table
 
 #: An 8x8 black PNG shown *behind* the canvas: the strokes are white on black as
 #: in MNIST, and the canvas itself stays transparent, so its alpha channel is
@@ -165,9 +167,9 @@ def prediction_section(model, stages, class_names, strokes: int) -> None:
             f"({prediction.probabilities[prediction.runner_up]:.0%}) · {after}",
             help=f"No class gets {UNSURE_BELOW:.0%} of the probability.",
         )
-    st.plotly_chart(
+    chart_with_table(
         probabilities_figure(prediction.probabilities, class_names=names, sure=prediction.sure),
-        key="draw_probabilities", config={"displayModeBar": False},
+        key="draw_probabilities",
     )
 
 
@@ -200,9 +202,9 @@ def xray_section(image, stages, dataset_name: str) -> None:
             st.markdown(f"**{title}**")
             st.image(picture, width=STAGE_PICTURE_PX)
             st.caption(f"{shape}  \n`{code}`")
-    st.plotly_chart(
+    chart_with_table(
         strip_figure(stages.vector784, title="The 784 numbers the network receives, row after row"),
-        key="draw_strip", config={"displayModeBar": False},
+        vector_text(stages.vector784), key="draw_strip",
     )
     st.caption(f"`{lines['vector784']}`: a Dense network gets this vector; a CNN gets the same "
                "numbers as a 28×28×1 image.")

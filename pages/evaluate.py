@@ -28,6 +28,7 @@ from core.model import PRESETS
 from ui import data as ui_data
 from ui import inside as ui_inside
 from ui import runs as ui_runs
+from ui.a11y import chart_with_table
 
 PREDICTIONS_KEY = "evaluate_predictions"  # {"run id:checkpoint:dataset": (N, n_classes) float32}
 KEPT_PREDICTIONS = 4  # runs whose predictions a session keeps (0.4 MB each)
@@ -246,10 +247,8 @@ def matrix_section(y_test: np.ndarray, y_pred: np.ndarray, counts: np.ndarray, n
             shown, class_names=names, counts=counts, normalized=normalized,
             selected=(st.session_state[TRUE_KEY], st.session_state[PRED_KEY]),
         )
-        st.plotly_chart(
-            fig, key=MATRIX_KEY, on_select=_on_matrix_select, selection_mode="points",
-            width="content", config={"displayModeBar": False},
-        )
+        chart_with_table(fig, key=MATRIX_KEY, on_select=_on_matrix_select, selection_mode="points",
+                         width="content")
 
 
 def cell_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list):
@@ -273,12 +272,14 @@ def cell_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list):
         f"**{names[pred_class]}** — showing {len(gallery)}, {order}. Green bar: the true class; "
         "red: the wrong prediction."
     )
-    st.plotly_chart(
+    chart_with_table(
         gallery_figure(
             ds.x_test[gallery.indices], probs[gallery.indices], gallery.indices,
             class_names=names, true_class=true_class, per_row=GALLERY_PER_ROW,
         ),
-        key="evaluate_gallery", config={"displayModeBar": False},
+        [{"test image": int(i), "true class": names[true_class], "predicted": names[pred_class],
+          "probability given": round(float(c), 4)} for i, c in zip(gallery.indices, gallery.confidence)],
+        key="evaluate_gallery",
     )
     return gallery
 
@@ -328,7 +329,7 @@ def per_class_section(y_test: np.ndarray, y_pred: np.ndarray, names: list) -> No
             "F1": st.column_config.NumberColumn(format="%.3f"),
         },
     )
-    c2.plotly_chart(
+    c2.plotly_chart(  # its numbers are the table beside it
         per_class_figure(
             names, [s.precision for s in scores], [s.recall for s in scores], [s.f1 for s in scores]
         ),
@@ -382,7 +383,7 @@ def prediction_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list) -
     vector = probs[i]
     left, right = st.columns([1, 1.6])
     with left:
-        st.plotly_chart(
+        chart_with_table(
             digit_figure(ds.x_test[i], title=f"x_test[{i}] · label {names[int(y_test[i])]}"),
             key="evaluate_item_image",
         )
@@ -408,7 +409,7 @@ def prediction_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list) -
             f"(true label {names[int(y_test[i])]}: {verdict}). The ten probabilities come from the "
             f"softmax layer, so they sum to 1 (here {total!s}: 1 up to float32 rounding)."
         )
-        st.plotly_chart(
+        chart_with_table(
             probabilities_figure(vector, class_names=names, true_class=int(y_test[i])),
             key="evaluate_item_probs",
         )

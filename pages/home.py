@@ -10,6 +10,8 @@ import numpy as np
 import streamlit as st
 
 from core.charts.dataset import examples_grid_figure
+from core.charts.numbers import label_rows
+from ui.a11y import chart_with_table
 from ui.data import current_dataset
 from ui.lesson import available_steps
 
@@ -35,13 +37,10 @@ def first_look_section(dataset) -> None:
     """The first training images and the code that loads them."""
     first_look, code = st.columns([3, 2], vertical_alignment="center")
     with first_look:
-        st.plotly_chart(
-            examples_grid_figure(
-                dataset.x_train[:FIRST_LOOK],
-                [f"{dataset.class_names[label]} · #{i}" for i, label in enumerate(dataset.y_train[:FIRST_LOOK])],
-                per_row=FIRST_LOOK // 2,
-            ),
-            key="home_first_look", config={"displayModeBar": False},
+        titles = [f"{dataset.class_names[label]} · #{i}" for i, label in enumerate(dataset.y_train[:FIRST_LOOK])]
+        chart_with_table(
+            examples_grid_figure(dataset.x_train[:FIRST_LOOK], titles, per_row=FIRST_LOOK // 2),
+            label_rows(titles, column="class · training image"), key="home_first_look",
         )
     with code:
         st.code(
@@ -57,6 +56,8 @@ def lesson_section() -> None:
     """A link to each step after Home."""
     st.subheader("The lesson")
     for step in available_steps()[1:]:
+        if step.teacher_only:  # the teacher knows where the Class page is; students need not see it
+            continue
         with st.container(border=True):
             st.page_link(step.path, label=f"**{step.title}**", icon=step.icon)
             st.caption(step.blurb)

@@ -11,6 +11,7 @@ import streamlit as st
 
 from core import config as settings
 from core import book
+from core.charts.numbers import epoch_rows
 from core.charts.training import training_curves_figure
 from core.export import keras_script
 from core.model import ModelConfig, keras_summary_text, summary_rows
@@ -18,6 +19,7 @@ from core.runs import DIVERGED, FAILED, FINISHED, INTERRUPTED, QUEUED, STOPPED, 
 from core.training import limit_text
 from ui import inside as ui_inside
 from ui import runs as ui_runs
+from ui.a11y import chart_with_table
 from ui.controls import controls, current_config, init_state
 from ui.data import current_dataset
 from ui.run_list import history_or_warning, runs_section, shown_run
@@ -72,13 +74,13 @@ def _live_view() -> None:
         st.code(snap.keras_progress, language=None)
     h = snap.history
     if h.batch_steps:
-        st.plotly_chart(
+        chart_with_table(
             training_curves_figure(
                 batch_steps=h.batch_steps, batch_logs=h.batch_logs, epochs=h.epochs,
                 epoch_logs=h.epoch_logs, steps_per_epoch=h.steps_per_epoch, total_epochs=h.total_epochs,
                 reference=_reference(job.config.name),
             ),
-            key=K + "live_curves", config={"displayModeBar": False},
+            epoch_rows(h.epochs, h.epoch_logs), key=K + "live_curves",
         )
     ui_inside.live_weights(snap, key=K + "live_weights")
     st.button("Stop", key=K + "stop", on_click=job.stop, icon=":material/stop_circle:",
@@ -149,14 +151,14 @@ def _curves_of(store, run: RunInfo) -> None:
     history = history_or_warning(store, run)
     if not history or not history.get("batch_steps"):
         return
-    st.plotly_chart(
+    chart_with_table(
         training_curves_figure(
             batch_steps=history["batch_steps"], batch_logs=history.get("batch", {}),
             epochs=history.get("epochs", []), epoch_logs=history.get("epoch", {}),
             steps_per_epoch=history.get("steps_per_epoch") or 1, total_epochs=history.get("total_epochs"),
             reference=_reference(run.preset),
         ),
-        key=K + "result_curves", config={"displayModeBar": False},
+        epoch_rows(history.get("epochs", []), history.get("epoch", {})), key=K + "result_curves",
     )
 
 

@@ -73,6 +73,11 @@ def saved_run(runs_dir, name: str, *, workspace: str = WORKSPACE) -> str:
                              name=name, test_loss=2.3, test_accuracy=0.5, train_seconds=1.0)
 
 
+def runs_table(at: AppTest):
+    """The run list's table (the comparison chart's numbers may come after it)."""
+    return next(d.value for d in reversed(at.dataframe) if "Name" in d.value.columns)
+
+
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -214,7 +219,7 @@ def test_two_runs_are_compared_and_the_active_one_can_be_picked(env):
     at.select_slider(key="train_batch").set_value(50)
     second = train(at, epochs=2)
     assert at.session_state["active_run_id"] == second  # the newest training
-    runs = at.dataframe[-1].value
+    runs = runs_table(at)
     assert list(runs["Name"]) == ["Book #2", "Book #1"] and list(runs[""]) == ["★", ""]
     chosen = at.multiselect(key="train_compare")
     assert chosen.value == [second, first]
@@ -223,7 +228,7 @@ def test_two_runs_are_compared_and_the_active_one_can_be_picked(env):
     assert any("now the active one" in c.value for c in at.caption)
     at.selectbox(key="train_active_pick").set_value(first).run()
     assert at.session_state["active_run_id"] == first
-    assert list(at.dataframe[-1].value[""]) == ["", "★"]
+    assert list(runs_table(at)[""]) == ["", "★"]
     # The result still shows this session's latest training, which is no longer the active run.
     assert "Result: Book \\#2" in [h.value for h in at.subheader]  # (the name, markdown-escaped)
     assert not any("now the active one" in c.value for c in at.caption)

@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.model import (
     ACTIVATIONS,
+    BATCH_SIZES,
     DEFAULT_PRESET,
     MAX_EPOCHS,
     MAX_HIDDEN_LAYERS,
@@ -22,11 +23,12 @@ from core.model import (
     PRESETS,
     ModelConfig,
 )
+from ui import lesson_link
 from ui import runs as ui_runs
+from ui.runs import escape_markdown
 
 CUSTOM = "Custom"
 K = "train_"  # prefix of the controls' widget keys (tests and old sessions know them)
-BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 100, 128, 200, 256, 500, 1000, 2000, 5000, 10_000, 20_000, 30_000, 60_000)
 LEARNING_RATES = (0.0001, 0.0003, 0.001, 0.002, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 PRESET_HELP = {
     "Book": "The chapter's network: Dense(10, sigmoid) → Dense(10, softmax), SGD.",
@@ -80,13 +82,32 @@ def _starting_config() -> ModelConfig:
     return PRESETS[DEFAULT_PRESET]
 
 
+def _locked_config() -> ModelConfig | None:
+    """The configuration a lesson link with ``lock=1`` fixes (None: nothing is locked)."""
+    settings = lesson_link.lesson()
+    if settings is None or not settings.lock:
+        return None
+    return settings.config(PRESETS[DEFAULT_PRESET])
+
+
 def init_state() -> None:
-    """A new session's controls start from :func:`_starting_config`; later reruns keep the student's."""
-    if K + "preset" in st.session_state:
-        return
-    config = _starting_config()
-    st.session_state[K + "preset"] = _preset_of(config)
-    _load_values(config)
+    """A new session's controls start from a lesson link, else :func:`_starting_config`; later
+    reruns keep the student's, except what a locked lesson fixes (set again on every run)."""
+    settings = lesson_link.lesson()
+    state = st.session_state
+    if K + "preset" not in state:
+        config = _starting_config()
+        if settings is not None:
+            config = settings.config(config)
+        state[K + "preset"] = _preset_of(config)
+        _load_values(config)
+    locked = _locked_config()
+    if locked is not None:
+        if state[K + "preset"] != locked.name:
+            state[K + "preset"] = locked.name
+            _load_values(locked.replace(validation_split=state[K + "val"], seed=state[K + "seed"]))
+        state[K + "epochs"] = locked.epochs
+        state[K + "batch"] = locked.batch_size
 
 
 def controls() -> None:
@@ -94,9 +115,15 @@ def controls() -> None:
     preset = st.session_state.get(K + "preset")
     if not isinstance(preset, str) or preset not in (*PRESETS, CUSTOM):  # forged: back to the book's
         st.session_state[K + "preset"] = DEFAULT_PRESET
+    for note in lesson_link.notes():
+        st.warning(escape_markdown(note), icon=":material/link_off:")
+    locked = _locked_config() is not None
+    if locked:
+        st.info("Your teacher chose the network, the epochs and the batch size for this lesson: "
+                "they are fixed here.", icon=":material/lock:")
     st.selectbox(
         "Model", [*PRESETS, CUSTOM], key=K + "preset", on_change=_on_preset_change,
-        persist_state="session", help="A preset, or Custom to build your own.",
+        persist_state="session", help="A preset, or Custom to build your own.", disabled=locked,
     )
     preset = st.session_state[K + "preset"]
     st.caption(PRESET_HELP.get(preset, ""))
@@ -112,9 +139,9 @@ def controls() -> None:
             opt_col, lr_col = st.columns(2)
             opt_col.selectbox("Optimizer", OPTIMIZERS, key=K + "opt", persist_state="session")
             lr_col.select_slider("Learning rate", LEARNING_RATES, key=K + "lr", persist_state="session")
-    st.slider("Epochs", 1, MAX_EPOCHS, key=K + "epochs", persist_state="session",
+    st.slider("Epochs", 1, MAX_EPOCHS, key=K + "epochs", persist_state="session", disabled=locked,
               help="How many times the network sees all the training images (the book: 5).")
-    st.select_slider("Batch size", BATCH_SIZES, key=K + "batch", persist_state="session",
+    st.select_slider("Batch size", BATCH_SIZES, key=K + "batch", persist_state="session", disabled=locked,
                      help="Images per weight update (the book: 100, so 600 updates per epoch).")
     st.slider("Validation split", 0.0, MAX_VALIDATION_SPLIT, step=0.01, key=K + "val", format="%.2f",
               persist_state="session",
@@ -136,6 +163,9 @@ def _config_from(state) -> ModelConfig:
         epochs=int(state[K + "epochs"]), batch_size=int(state[K + "batch"]),
         validation_split=round(float(state[K + "val"]), 2), seed=int(state[K + "seed"]),
     )
+    locked = _locked_config()
+    if locked is not None:  # whatever the session holds, a locked lesson trains the teacher's network
+        return locked.replace(validation_split=common["validation_split"], seed=common["seed"])
     preset = state[K + "preset"]
     if preset != CUSTOM:
         if not isinstance(preset, str) or preset not in PRESETS:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import streamlit as st
 
 from core import downloads
+from core.charts.numbers import compare_rows
 from core.charts.training import compare_runs_figure
 from core.runs import CorruptRunError, RunInfo, RunStore
 from ui import runs as ui_runs
+from ui.a11y import chart_with_table
 from ui.runs import escape_markdown
 
 K = "train_"  # prefix of the list's widget keys (it began on the Train page; tests know them)
@@ -115,7 +117,7 @@ def _compare(store: RunStore, runs: list[RunInfo]) -> None:
         if history is not None:
             series.append((run.name, history.get("epochs", []), history.get("epoch", {})))
     if series:
-        st.plotly_chart(compare_runs_figure(series), key=K + "compare_chart", config={"displayModeBar": False})
+        chart_with_table(compare_runs_figure(series), compare_rows(series), key=K + "compare_chart")
 
 
 def _rename(store: RunStore, run_id: str) -> None:

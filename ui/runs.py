@@ -463,14 +463,15 @@ def training_wait(preset_name: str = "CNN") -> wait_estimate.WaitEstimate:
                                   slots=training_queue().slots)
 
 
-def sidebar_status() -> None:
+def sidebar_status(*, show_workspace: bool = True) -> None:
     """Sidebar: this browser's workspace (its link brings the runs back) and the active run."""
     workspace = workspace_id()
     run = model_run()
     job = current_job()
     if problem := st.session_state.pop(WORKSPACE_PROBLEM_KEY, None):
         st.sidebar.warning(problem + " This is a new workspace.")
-    lines = [f"Workspace `{workspace}`: bookmark or share this page's link to come back to its runs."]
+    lines = [f"Workspace **{workspace}**: bookmark or share this page's link to come back to its runs."
+             if show_workspace else "Your runs are kept in this browser's workspace."]
     if job is not None and not job.done:
         lines.append(f"Training **{escape_markdown(job.name)}** now…")
     if run is None:

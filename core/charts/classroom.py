@@ -7,7 +7,7 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from core.charts.training import RUN_COLOURS
+from core.charts.style import RUN_COLOURS
 from core.model import PRESETS
 
 

@@ -10,12 +10,12 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.charts.probabilities import bar_colours
-from core.charts.style import BINARY
+from core.charts.style import BINARY, BLUE, BLUISH_GREEN, ORANGE, SEQUENTIAL
 
-MATRIX_COLORS = "Blues"
+MATRIX_COLORS = SEQUENTIAL  # one hue, light to dark: the counts read in greyscale too
 TITLE_COLOR = "#1b1f24"
-SELECTED_OUTLINE = "#ff7f0e"
-SCORE_COLORS = {"precision": "#1f77b4", "recall": "#ff7f0e", "F1": "#2ca02c"}
+SELECTED_OUTLINE = ORANGE
+SCORE_COLORS = {"precision": BLUE, "recall": ORANGE, "F1": BLUISH_GREEN}
 
 #: The confusion matrix is drawn square at this height (pixels); its cells
 #: must be large enough to hold a 4-digit count.

@@ -14,17 +14,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from core.charts.style import BINARY, INK
+from core.charts.style import BINARY, CLASS_COLOURS, INK
 
 #: plotly's 'RdBu': red for negative, white at 0, blue for positive.
 DIVERGING = "RdBu"
 #: The same, with 0 transparent, to lay attributions over a digit.
 OVERLAY_SCALE = [[0.0, "rgba(178,24,43,0.9)"], [0.5, "rgba(255,255,255,0)"], [1.0, "rgba(33,102,172,0.9)"]]
-#: CARTO's "Safe" palette (designed to stay distinct for colour-blind readers); 10 classes.
-CLASS_COLORS = tuple(qualitative.Safe[:10])
+CLASS_COLORS = CLASS_COLOURS  # core.charts.style: Okabe–Ito and two more, 10 classes
 CORRECT_SYMBOL, MISTAKE_SYMBOL = "circle", "x"
 NEGATIVE_COLOR, POSITIVE_COLOR = "#b2182b", "#2166ac"
 

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.charts.style import INK
+from core.charts.style import INK, TRUE_COLOUR, WRONG_COLOUR
 
 PALE = "#a9bfd6"             # every class but the highlighted ones
 UNSURE = "#b0b0b0"           # the chosen class when the network is not sure
-PREDICTED_COLOR = "#d62728"  # the class the model chose, when it is wrong
-TRUE_COLOR = "#2ca02c"       # the true class
+PREDICTED_COLOR = WRONG_COLOUR  # the class the model chose, when it is wrong
+TRUE_COLOR = TRUE_COLOUR        # the true class
 DIGITS = tuple(str(d) for d in range(10))
 
 

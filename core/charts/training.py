@@ -11,10 +11,9 @@ import html
 from typing import Mapping, Sequence
 
 import numpy as np
-import plotly.colors
 import plotly.graph_objects as go
 
-from core.charts.style import INK
+from core.charts.style import INK, REDDISH_PURPLE, RUN_COLOURS, VERMILLION
 
 #: The live curve never has more points than this: each point is the mean of a
 #: small group of consecutive batches (a browser redrawing it every second stays light).
@@ -22,10 +21,9 @@ MAX_LIVE_POINTS = 400
 METRICS = (("loss", "Loss"), ("accuracy", "Accuracy"))
 TRAIN_COLOUR = INK
 BATCH_COLOUR = "#9db9d5"
-VALIDATION_COLOUR = "#d9822b"
-REFERENCE_COLOUR = "#7b3294"
-#: Colours for overlaid runs: plotly's D3 palette (matplotlib's tab10), ten well-separated hues.
-RUN_COLOURS = tuple(plotly.colors.qualitative.D3)
+VALIDATION_COLOUR = VERMILLION
+#: The book's printed log, drawn dotted beside a Book run (Okabe-Ito's reddish purple).
+REFERENCE_COLOUR = REDDISH_PURPLE
 
 
 def group_means(steps: Sequence[float], values: Sequence[float], *, max_points: int = MAX_LIVE_POINTS
