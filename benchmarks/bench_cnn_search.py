@@ -171,7 +171,7 @@ def _make_train_chunk_jit(model, x_spec, y_spec):
 def candidate_fit(spec, seed, x_train, y_train, x_test, y_test, *, plain_fit=False):
     """Train as the app does (fastfit + live callback); returns (seconds, test acc, last train acc)."""
     from core import fastfit
-    from core.training import LiveHistory
+    from core.callbacks import LiveHistory
 
     steps = math.ceil(len(x_train) / spec["batch"])
     model = build(spec, seed, steps)

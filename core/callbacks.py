@@ -222,14 +222,14 @@ class RunSaver(keras.callbacks.Callback):
             self._changed.notify_all()
         self.seconds += time.perf_counter() - start
 
-    def close(self) -> None:
-        """Write what is pending, stop the writer; raises the writer's error, if any."""
+    def close(self) -> BaseException | None:
+        """Write what is pending, stop the writer; returns the writer's error, if any (a
+        lost checkpoint must not cost the finished training: the job logs it and goes on)."""
         with self._changed:
             self._closed = True
             self._changed.notify_all()
         self._writer.join()
-        if self.error is not None:
-            raise self.error
+        return self.error
 
     def _write_loop(self) -> None:
         while True:
@@ -247,7 +247,7 @@ class RunSaver(keras.callbacks.Callback):
                 self.store.update_metrics(
                     self.run_id, status=RUNNING, epochs_done=epochs_done, train_seconds=train_seconds,
                 )
-            except BaseException as error:  # a full disk: reported by close(), training goes on
+            except Exception as error:  # a full disk: reported by close(), training goes on
                 self.error = error
 
 

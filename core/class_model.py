@@ -24,6 +24,9 @@ import numpy as np
 
 from core import config as settings
 from core.runs import (
+    FINISHED,
+    MODEL_FILE,
+    STOPPED,
     CorruptRunError,
     RunInfo,
     RunStore,
@@ -134,6 +137,8 @@ def _resolve(ref: ClassModelRef, root) -> ClassModelRun:
         raise ClassModelProblem("the class model's run cannot be read (its files are broken)") from None
     if info.is_active:
         raise ClassModelProblem(f"the class model's run “{info.name}” is still training")
+    if info.status not in (FINISHED, STOPPED):
+        raise ClassModelProblem(f"the class model's run “{info.name}” did not finish ({info.status_text})")
     try:
         model_path = store.model_path(ref.run_id)
         mtime_ns = model_path.stat().st_mtime_ns
@@ -141,7 +146,7 @@ def _resolve(ref: ClassModelRef, root) -> ClassModelRun:
         raise ClassModelProblem(f"the class model's run “{info.name}” has no saved model") from None
     # A .keras file is a zip: a file that is none is known broken without importing Keras
     # (the sidebar of the light pages resolves the class model too).
-    if not zipfile.is_zipfile(model_path):
+    if model_path.name != MODEL_FILE or not zipfile.is_zipfile(model_path):
         raise ClassModelProblem(f"the class model's file is corrupt (run “{info.name}”: not a .keras file)")
     return ClassModelRun(ref=ref, info=info, model_path=model_path, mtime_ns=mtime_ns)
 
@@ -167,10 +172,18 @@ def load_shared(model_path: str | Path):
     return model
 
 
+#: Test images per model call when predicting for the whole class.
+PREDICT_BATCH = 2048
+
+
 def shared_predictions(model, images: np.ndarray) -> np.ndarray:
     """(N, n_classes) float32 test-set probabilities, read-only (shared by every session)."""
-    from core import evaluation
+    from core.preprocess import model_input
 
-    probs = evaluation.predict_probabilities(model, images)
+    # model(x, training=False) in batches, never model.predict: predict builds and keeps a
+    # predict_function on the model object, and this one object is every session's.
+    x = model_input(images, input_shape=model.input_shape)
+    probs = np.concatenate([np.asarray(model(x[i:i + PREDICT_BATCH], training=False), np.float32)
+                            for i in range(0, len(x), PREDICT_BATCH)])
     probs.setflags(write=False)
     return probs

@@ -317,7 +317,7 @@ def _csv_safe(value: Any) -> str:
 def live_entries(jobs: Iterable[Any], *, display_name: Callable[[str], str]) -> list[LiveEntry]:
     """Who trains now and who waits (with their place): running first, then the queue in order.
 
-    ``jobs``: ``core.training.all_live_jobs()``; ``display_name(workspace)`` names a student.
+    ``jobs``: ``core.queue.all_live_jobs()``; ``display_name(workspace)`` names a student.
     """
     entries = []
     for job in jobs:

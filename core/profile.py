@@ -11,21 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 from pathlib import Path
 
 from core import config as settings
 from core.runs import atomic_write_json, validate_workspace
+from core.text import clean_name
 
 PROFILE_FILE = "profile.json"
 DISPLAY_NAME_MAX_LENGTH = 40
 ANONYMOUS = "Anonymous"
-# Unicode categories removed from a name: controls (Cc), formats (Cf: the bidi
-# embeddings/overrides/isolates U+202A-202E and U+2066-2069, the marks U+200E/F,
-# zero-width characters), and unassigned/private/surrogate code points.
-_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs"})
-# Line and paragraph separators count as spaces (then collapsed).
-_SPACE_CATEGORIES = frozenset({"Zs", "Zl", "Zp"})
 
 
 def clean_display_name(text: object) -> str:
@@ -33,14 +27,9 @@ def clean_display_name(text: object) -> str:
     removed, whitespace collapsed, at most 40 characters ("" when nothing is left)."""
     if not isinstance(text, str):
         return ""
-    kept = []
-    for char in unicodedata.normalize("NFC", text):
-        category = unicodedata.category(char)
-        if char in "\t\n\r" or category in _SPACE_CATEGORIES:
-            kept.append(" ")
-        elif category not in _DROPPED_CATEGORIES:
-            kept.append(char)
-    return " ".join("".join(kept).split())[:DISPLAY_NAME_MAX_LENGTH].rstrip()
+    # core.text.clean_name is the one cleaner (it also bounds stacked combining marks);
+    # a forged multi-megabyte value is cut first, so cleaning it costs nothing.
+    return clean_name(text[: 4 * DISPLAY_NAME_MAX_LENGTH], max_len=DISPLAY_NAME_MAX_LENGTH)
 
 
 def short_tag(workspace: str) -> str:

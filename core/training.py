@@ -13,6 +13,7 @@ so Keras) when it is created: pages that never train never import TensorFlow.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -27,6 +28,8 @@ from core import fastfit
 from core.preprocess import one_hot
 from core.queue import TrainingQueue, register, training_queue, unregister
 from core.runs import DIVERGED, FAILED, FINAL_STATUSES, FINISHED, QUEUED, RUNNING, STOPPED, RunStore
+
+log = logging.getLogger(__name__)
 
 #: Batch size of the final test-set evaluation (it only affects speed).
 EVALUATE_BATCH_SIZE = 1000
@@ -382,7 +385,9 @@ class TrainingJob(_Status):
                 callbacks=[live, saver, time_limit, self._weights],
             )
         finally:
-            saver.close()  # the last checkpoint is on disk before the final files
+            # The last checkpoint is on disk before the final files are written.
+            if (error := saver.close()) is not None:
+                log.warning("run %s: a checkpoint could not be written (%s)", self.run_id, error)
         # The training wall time: fit() without the checkpoint writes.
         train_seconds = time.perf_counter() - start - saver.seconds
         epochs_done = live.epochs_done
@@ -448,6 +453,7 @@ class TrainingJob(_Status):
 
     def _fail(self, error: BaseException) -> None:
         text = "".join(traceback.format_exception(error))
+        log.error("run %s failed:\n%s", self.run_id, text)  # the page shows only the message
         message = f"Training failed: {type(error).__name__}: {error}"
         try:
             self.store.update_metrics(

@@ -11,6 +11,8 @@ import math
 from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
+import logging
+
 import streamlit as st
 
 from core import class_model, classroom, lesson_links, profile
@@ -27,6 +29,7 @@ from ui.a11y import chart_with_table
 from ui.runs import escape_markdown
 from ui.teacher import configured_passcode
 
+log = logging.getLogger(__name__)
 K = "class_"  # prefix of this page's widget and state keys
 REFRESH_S = 2.0
 LEADERBOARD_SIZE = 10
@@ -125,8 +128,8 @@ def chart_section(rows: list[classroom.ClassRow]) -> None:
         [{"student": p.student, "run": p.run, "preset": p.preset, "epochs": p.epochs,
           "test accuracy": round(p.test_accuracy, 4)} for p in points],
         key=K + "chart", on_select="rerun", selection_mode="points")
-    selected = [p.get("customdata") for p in (event.selection.points if event else [])]
-    if selected and selected[0]:
+    selected = [p.get("customdata") for p in (event.selection.points if event else []) if isinstance(p, dict)]
+    if selected and isinstance(selected[0], (list, tuple)) and selected[0]:
         # Kept in the session: the chart is redrawn (and its selection lost) when a run changes.
         st.session_state[K + "selected"] = str(selected[0][0])
     key = st.session_state.get(K + "selected")
@@ -197,8 +200,12 @@ def _delete_run(key: str) -> None:
         return
     try:
         RunStore(row.workspace, root=row.info.path.parent.parent).delete(row.run_id)
-    except (ValueError, KeyError, OSError) as error:  # ValueError: still training
-        st.session_state[K + "flash"] = ("error", f"Could not delete the run: {error}")
+    except ValueError:  # still training
+        st.session_state[K + "flash"] = ("error", "Could not delete the run: it is still training; stop it first.")
+        return
+    except (KeyError, OSError) as error:  # the details name the workspace and the server's paths
+        log.warning("deleting a run failed: %s", error)
+        st.session_state[K + "flash"] = ("error", "Could not delete the run (it may be gone already).")
         return
     st.session_state[K + "flash"] = ("success", f"Deleted “{row.info.name}” of {row.student}.")
 

@@ -113,10 +113,8 @@ def _result(run: RunInfo, job, *, active_id: str | None) -> None:
         st.error(run.message or "Training diverged.")
         st.info(run.hint, icon=":material/lightbulb:")
     elif run.status == FAILED:
+        # The traceback (with the server's paths) goes to the server's log, not to the page.
         st.error(run.message or "Training failed.")
-        if job is not None and job.error:
-            with st.expander("Details"):
-                st.code(job.error, language=None)
     elif run.status == INTERRUPTED:
         st.warning(
             f"**{escape_markdown(run.name)}** was {run.status_text}: the server stopped while it trained. "

@@ -26,6 +26,10 @@ if str(ROOT) not in sys.path:
 
 from helpers import APPTEST_TIMEOUT  # noqa: E402,F401 - test modules import it from here
 
+# AppTests run app.py in this process: no background TensorFlow warm-up thread here
+# (it would compete for the cores and for the shared model pool); servers get it back.
+os.environ["PLAYGROUND_WARM_UP"] = "0"
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -140,6 +144,7 @@ def start_app(tmp_dir: Path, **env_overrides: str) -> StreamlitServer:
     """Start the app with its runs in ``tmp_dir/runs`` (and any extra environment)."""
     env = dict(os.environ)
     env.setdefault("PLAYGROUND_RUNS_DIR", str(tmp_dir / "runs"))
+    env["PLAYGROUND_WARM_UP"] = "1"  # a real server warms up, as in a classroom
     env.update(env_overrides)
     return StreamlitServer(env, tmp_dir / "streamlit.log")
 

@@ -63,9 +63,11 @@ def test_every_session_draws_with_one_shared_object(root):
 
 
 def test_the_class_models_test_predictions_are_computed_once(root, monkeypatch):
+    from core import class_model
+
     calls = []
-    real = ev.predict_probabilities
-    monkeypatch.setattr(ev, "predict_probabilities", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = class_model.shared_predictions
+    monkeypatch.setattr(class_model, "shared_predictions", lambda *a, **k: calls.append(1) or real(*a, **k))
     first = open_app(EVALUATE, query={"ws": "student1"})
     second = open_app(EVALUATE, query={"ws": "student2"})
     assert calls == [1]  # once per process, not per session
