@@ -19,13 +19,12 @@ from core import class_model, classroom, lesson_links, profile
 from core import config as settings
 from core import passcode as teacher_passcode
 from core.charts.classroom import class_scatter_figure
-from core.charts.numbers import epoch_rows
-from core.charts.training import training_curves_figure
 from core.config import runs_dir
 from core.model import BATCH_SIZES, DEFAULT_PRESET, MAX_EPOCHS, PRESETS
 from core.runs import CorruptRunError, RunStore
 from core.queue import all_live_jobs
 from ui.a11y import chart_with_table
+from ui.run_list import saved_curves
 from ui.runs import escape_markdown
 from ui.teacher import configured_passcode
 
@@ -147,14 +146,7 @@ def chart_section(rows: list[classroom.ClassRow]) -> None:
     if not history.get("batch_steps"):
         st.caption("No curves recorded for this run yet.")
         return
-    chart_with_table(
-        training_curves_figure(
-            batch_steps=history["batch_steps"], batch_logs=history.get("batch", {}),
-            epochs=history.get("epochs", []), epoch_logs=history.get("epoch", {}),
-            steps_per_epoch=history.get("steps_per_epoch") or 1, total_epochs=history.get("total_epochs"),
-        ),
-        epoch_rows(history.get("epochs", []), history.get("epoch", {})), key=K + "curves",
-    )
+    saved_curves(history, key=K + "curves")
 
 
 def table_section(rows: list[classroom.ClassRow]) -> None:

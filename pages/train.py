@@ -22,7 +22,7 @@ from ui import runs as ui_runs
 from ui.a11y import chart_with_table
 from ui.controls import controls, current_config, init_state
 from ui.data import current_dataset
-from ui.run_list import history_or_warning, runs_section, shown_run
+from ui.run_list import history_or_warning, runs_section, saved_curves, shown_run
 from ui.runs import escape_markdown
 
 K = "train_"  # prefix of this page's widget keys
@@ -149,15 +149,7 @@ def _curves_of(store, run: RunInfo) -> None:
     history = history_or_warning(store, run)
     if not history or not history.get("batch_steps"):
         return
-    chart_with_table(
-        training_curves_figure(
-            batch_steps=history["batch_steps"], batch_logs=history.get("batch", {}),
-            epochs=history.get("epochs", []), epoch_logs=history.get("epoch", {}),
-            steps_per_epoch=history.get("steps_per_epoch") or 1, total_epochs=history.get("total_epochs"),
-            reference=_reference(run.preset),
-        ),
-        epoch_rows(history.get("epochs", []), history.get("epoch", {})), key=K + "result_curves",
-    )
+    saved_curves(history, key=K + "result_curves", reference=_reference(run.preset))
 
 
 # -- the page ---------------------------------------------------------------------------

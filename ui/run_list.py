@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core import downloads
-from core.charts.numbers import compare_rows
-from core.charts.training import compare_runs_figure
+from core.charts.numbers import compare_rows, epoch_rows
+from core.charts.training import compare_runs_figure, training_curves_figure
 from core.runs import CorruptRunError, RunInfo, RunStore
 from ui import runs as ui_runs
 from ui.a11y import chart_with_table
@@ -213,3 +213,17 @@ def runs_section(store: RunStore) -> None:
     _compare(store, runs)
     with st.expander("Rename, delete, download", icon=":material/folder_open:"):
         _manage(store, runs)
+
+
+def saved_curves(history: dict, *, key: str, reference=None) -> None:
+    """A saved run's loss and accuracy curves (history.json as RunStore.history gives it),
+    with the numbers behind them; ``reference`` is an optional line to compare with."""
+    chart_with_table(
+        training_curves_figure(
+            batch_steps=history["batch_steps"], batch_logs=history.get("batch", {}),
+            epochs=history.get("epochs", []), epoch_logs=history.get("epoch", {}),
+            steps_per_epoch=history.get("steps_per_epoch") or 1, total_epochs=history.get("total_epochs"),
+            reference=reference,
+        ),
+        epoch_rows(history.get("epochs", []), history.get("epoch", {})), key=key,
+    )
