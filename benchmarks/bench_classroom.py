@@ -16,6 +16,8 @@ students. Three cases, each printing p50/p95/max and one JSON line:
 - ``draw``: K sessions on Draw (each workspace holds a trained Book run) draw a stroke
   every 2 s while two trainings run; mouse released -> new prediction on screen
   (p95 <= 500 ms).
+- ``classdraw``: the same with no model in any workspace: the teacher's run is the class
+  model (one shared object), as the Class page's "Make this the class model" sets it.
 
     MNIST_PATH=/path/mnist.npz .venv/bin/python benchmarks/bench_classroom.py [--sessions 30] [--cases idle,train,draw]
 
@@ -294,7 +296,7 @@ def case_train(room: Classroom) -> dict:
     }
 
 
-def seed_workspaces(runs_dir: Path, names: list[str]) -> None:
+def seed_workspaces(runs_dir: Path, names: list[str]) -> str:
     """Train one Book run (the app's own TrainingJob) and copy it into every workspace."""
     from core.data import load_dataset
     from core.model import PRESETS
@@ -310,6 +312,7 @@ def seed_workspaces(runs_dir: Path, names: list[str]) -> None:
         target = runs_dir / name / source.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(source, target)
+    return job.run_id
 
 
 #: The browser notes the mouse release and when "after N strokes" (N = want) shows.
@@ -334,9 +337,24 @@ def stroke(page, origin, offset: int) -> None:
     page.mouse.up()
 
 
-def case_draw(room: Classroom, rounds: int = 5) -> dict:
-    names = [f"classdraw{k:03d}" for k in range(room.sessions)]
-    seed_workspaces(Path(room.tmp) / "runs", names)
+def case_classdraw(room: Classroom) -> dict:
+    """``draw``, but no student has a model: the teacher's run is the class model (issue 13)."""
+    return case_draw(room, class_model=True)
+
+
+def case_draw(room: Classroom, rounds: int = 5, *, class_model: bool = False) -> dict:
+    runs_dir = Path(room.tmp) / "runs"
+    if class_model:
+        from core.class_model import write_choice
+        from core.runs import new_workspace_id
+
+        teacher = "teacherroom01"
+        run_id = seed_workspaces(runs_dir, [teacher])
+        write_choice(teacher, run_id, root=runs_dir)  # as the Class page's button does
+        names = [new_workspace_id() for _ in range(room.sessions)]  # empty workspaces
+    else:
+        names = [f"classdraw{k:03d}" for k in range(room.sessions)]
+        seed_workspaces(runs_dir, names)
     # Two trainings in the background, from two other sessions.
     trainers = []
     for _ in range(2):
@@ -386,7 +404,7 @@ def case_draw(room: Classroom, rounds: int = 5) -> dict:
     for context in room.contexts:
         context.close()
     room.contexts.clear()
-    return {"case": "draw", "sessions": room.sessions, "trainings_running": 2,
+    return {"case": "classdraw" if class_model else "draw", "sessions": room.sessions, "trainings_running": 2,
             "stroke_to_prediction_ms": stats, "errors": errors[:5],
             "server_peak_rss_mb": round(rss), "target_p95_ms": DRAW_P95_TARGET_MS,
             "meets_target": bool(latencies) and stats["p95"] <= DRAW_P95_TARGET_MS and not errors}
@@ -395,13 +413,14 @@ def case_draw(room: Classroom, rounds: int = 5) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=30)
-    parser.add_argument("--cases", default="firstvisit,idle,train,draw")
+    parser.add_argument("--cases", default="firstvisit,idle,train,draw,classdraw")
     args = parser.parse_args()
     if not os.environ.get("MNIST_PATH"):
         raise SystemExit("set MNIST_PATH to the real mnist.npz")
     from playwright.sync_api import sync_playwright
 
-    cases = {"firstvisit": case_firstvisit, "idle": case_idle, "train": case_train, "draw": case_draw}
+    cases = {"firstvisit": case_firstvisit, "idle": case_idle, "train": case_train, "draw": case_draw,
+             "classdraw": case_classdraw}
     results = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         for name in args.cases.split(","):
