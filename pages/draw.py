@@ -291,7 +291,11 @@ def canvas_section(model, class_names, dataset_name: str) -> None:
     if stages is not None and not stages.empty:
         xray_section(image, stages, dataset_name)
         if model is not None and not stages.too_full:
-            inside_section(model, stages.centred28, class_names)
+            # Off until asked for: its charts (every layer, two attribution maps) would
+            # otherwise be computed and drawn again after every stroke.
+            if st.toggle("Look inside the network: every layer, and which pixels decided",
+                         key="draw_show_inside"):
+                inside_section(model, stages.centred28, class_names)
 
 
 def inside_section(model, drawing: np.ndarray, class_names) -> None:

@@ -48,6 +48,8 @@ def test_a_drawing_shows_its_activations_a_units_sum_and_its_saliency(book_app, 
     assert match, text
     predicted = match.group(1) or match.group(2)
 
+    settle(page)
+    page.get_by_text("Look inside the network", exact=False).first.click()  # off until asked for
     page.get_by_text("Inside the network: your drawing, layer by layer").first.wait_for(timeout=60_000)
     # the hidden layer's bars (plotly draws its subplot titles as SVG text)
     page.get_by_text("z = w·x + b").first.wait_for(timeout=60_000)

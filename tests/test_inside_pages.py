@@ -84,6 +84,7 @@ def bars(spec: dict, name: str) -> np.ndarray:
 
 def test_draw_shows_the_drawing_through_the_book_network_and_its_saliency(env):
     at = open_app("pages/draw.py", query={"ws": WORKSPACE})
+    at.session_state["draw_show_inside"] = True
     at.session_state["draw_canvas"] = canvas_state(render_spec(DrawingSpec(7, "plain")))
     at.session_state["draw_inside_unit"] = 3
     at.run()
@@ -120,6 +121,7 @@ def test_draw_shows_the_drawing_through_the_book_network_and_its_saliency(env):
 
 def test_draw_shows_a_cnns_feature_maps(env):
     at = open_app("pages/draw.py", query={"ws": WORKSPACE + "cnn"})
+    at.session_state["draw_show_inside"] = True
     at.session_state["draw_canvas"] = canvas_state(render_spec(DrawingSpec(7, "plain")))
     at.run()
     assert not at.exception, [e.value for e in at.exception]
