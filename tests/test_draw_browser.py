@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from conftest import start_app, wait_for_app
 from strokes import QUALITY_SET, DrawingSpec
@@ -107,11 +108,11 @@ def set_pen(page, width: int) -> None:
     page.locator('[data-testid="stSliderThumbValue"]', has_text=str(width)).first.wait_for()
 
 
-def verdict_after(page, strokes: int) -> str:
+def verdict_after(page, strokes: int, *, timeout_ms: int = 60_000) -> str:
     """The text of the prediction once the page has read ``strokes`` strokes."""
     want = f"after {strokes} stroke{'s' if strokes != 1 else ''}"
     element = page.locator('[data-testid="stMarkdown"]', has_text=want).first
-    element.wait_for(timeout=60_000)
+    element.wait_for(timeout=timeout_ms)
     return element.inner_text()
 
 
@@ -122,14 +123,32 @@ def clear_canvas(page) -> None:
     page.get_by_text("Draw a digit ✏️").first.wait_for(timeout=60_000)
 
 
-def draw(page, spec: DrawingSpec) -> str:
+def draw(page, spec: DrawingSpec, *, lost: list | None = None) -> str:
+    """Draw ``spec`` with the mouse and return the page's verdict for it.
+
+    With ``lost`` (a list), a drawing the canvas did not take at all (the page still
+    says "Draw a digit" after 30 s: the canvas was re-creating itself under the mouse)
+    is drawn once more and its name appended to ``lost``, so the caller can bound how
+    often that happens instead of failing on the first.
+    """
     set_pen(page, spec.stroke_width)
     settle(page)
     origin = canvas_origin(page)
     paths = spec.paths()
     for path in paths:
         draw_stroke(page, origin, path)
-    return verdict_after(page, len(paths))
+    if lost is None:
+        return verdict_after(page, len(paths))
+    try:
+        return verdict_after(page, len(paths), timeout_ms=30_000)
+    except PlaywrightTimeout:
+        lost.append(spec.name)
+        clear_canvas(page)
+        settle(page)
+        origin = canvas_origin(page)
+        for path in paths:
+            draw_stroke(page, origin, path)
+        return verdict_after(page, len(paths))
 
 
 def test_draw_a_digit_see_prediction_and_xray_undo_and_clear(draw_app, page, tmp_path):
@@ -162,14 +181,16 @@ def test_draw_a_digit_see_prediction_and_xray_undo_and_clear(draw_app, page, tmp
 
 def test_drawings_made_in_chromium_are_read_correctly(draw_app, page, tmp_path):
     open_draw(page, draw_app["server"])
-    results = []
+    results, lost = [], []
     for spec in QUALITY_SET:
-        text = draw(page, spec)
+        text = draw(page, spec, lost=lost)
         match = VERDICT.search(text)
         results.append((spec.name, match.group(1) if match else "not sure", text.replace("\n", " ")))
         clear_canvas(page)
     correct = [name for name, read, _ in results if read == name.split("-")[0]]
     wrong = [(name, text) for name, read, text in results if read != name.split("-")[0]]
     score = len(correct) / len(results)
-    print(f"\nDraw quality: {len(correct)}/{len(results)} read correctly ({score:.0%}); wrong: {wrong}")
+    print(f"\nDraw quality: {len(correct)}/{len(results)} read correctly ({score:.0%}); wrong: {wrong}; "
+          f"drawn twice (not taken by the canvas the first time): {lost}")
     assert score >= REQUIRED_ACCURACY, wrong
+    assert len(lost) <= len(results) // 10, lost  # a lost drawing now and then, not a pattern

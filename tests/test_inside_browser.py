@@ -66,8 +66,11 @@ def test_a_drawing_shows_its_activations_a_units_sum_and_its_saliency(book_app, 
     # "What should it have been?": another class adds what was missing for it
     other = "1" if predicted != "1" else "2"
     settle(page)
-    page.get_by_role("combobox", name="What should it have been?").click()
-    page.get_by_role("option", name=other, exact=True).click()
+    # With the keyboard (type the class, Enter), as tests/test_a11y_browser.py walks selectboxes.
+    box = page.get_by_role("combobox", name="What should it have been?")
+    box.focus()
+    page.keyboard.type(other)
+    page.keyboard.press("Enter")
     page.get_by_text(f"What was missing for a {other}").first.wait_for(timeout=60_000)
     assert page.get_by_text("gradient × input").count() >= 2
     page.screenshot(path=str(tmp_path / "inside_seven.png"), full_page=True)

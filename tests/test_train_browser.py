@@ -18,10 +18,13 @@ pytestmark = pytest.mark.browser
 
 # How far (in epochs) the live "per batch" curve reaches, read from the chart plotly.js drew.
 LIVE_REACH_JS = """() => {
-    const plot = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
-    if (!plot || !plot._fullData || !plot._fullData.length) return 0;
-    const x = plot._fullData[0].x;
-    return x.length ? x[x.length - 1] : 0;
+    // The live curves are the chart whose first trace has x values (the live weight
+    // pictures beside them are heatmaps).
+    for (const plot of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+        const trace = plot._fullData && plot._fullData[0];
+        if (trace && trace.x && trace.x.length) return trace.x[trace.x.length - 1];
+    }
+    return 0;
 }"""
 
 
