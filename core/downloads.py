@@ -14,6 +14,8 @@ from pathlib import Path
 from core.runs import MODEL_FILE, RunStore
 
 HISTORY_LEVELS = ("epoch", "batch")
+#: The columns model.fit's History lists first.
+KERAS_ORDER = ("loss", "accuracy", "val_loss", "val_accuracy", "batch_loss", "batch_accuracy")
 
 
 def history_csv(store: RunStore, run_id: str, *, level: str = "epoch") -> str:
@@ -26,7 +28,8 @@ def history_csv(store: RunStore, run_id: str, *, level: str = "epoch") -> str:
         index_name, index = "epoch", [e + 1 for e in history.get("epochs", [])]
     else:
         index_name, index = "step", list(history.get("batch_steps", []))
-    keys = list(logs)
+    # model.fit's order (loss, accuracy, then validation), whatever order the file kept.
+    keys = sorted(logs, key=lambda k: (KERAS_ORDER.index(k) if k in KERAS_ORDER else len(KERAS_ORDER), k))
     rows = max([len(index)] + [len(v) for v in logs.values()])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
