@@ -218,7 +218,7 @@ def case_idle(room: Classroom, seconds: float = 15.0) -> dict:
     pages = []
     for k in range(room.sessions):
         page = room.new_page()
-        path, heading = [("dataset", "1 · Data"), ("train", "Train the network"),
+        path, heading = [("dataset", "1 · The data"), ("train", "Train the network"),
                          ("draw", "4 · Draw a digit")][k % 3]
         page.goto(f"{room.server.url}/{path}")
         pages.append((page, heading))
