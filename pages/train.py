@@ -15,7 +15,7 @@ from core.charts.numbers import epoch_rows
 from core.charts.training import training_curves_figure
 from core.export import keras_script
 from core.model import ModelConfig, keras_summary_text, summary_rows
-from core.runs import DIVERGED, FAILED, FINISHED, INTERRUPTED, QUEUED, STOPPED, RunInfo
+from core.runs import DIVERGED, FAILED, FINISHED, INTERRUPTED, STOPPED, RunInfo
 from core.training import limit_text
 from ui import inside as ui_inside
 from ui import runs as ui_runs
@@ -64,11 +64,6 @@ def _live_view() -> None:
     if job is None:
         return
     snap = job.snapshot()
-    if snap.status == QUEUED:
-        st.info(f"Waiting for a free training slot: place {snap.queue_place or 1} in the queue. "
-                f"The server trains at most {settings.max_trainings()} networks at once (they share its "
-                "processor); the others wait their turn, first come, first served.",
-                icon=":material/hourglass_top:")
     st.progress(snap.history.fraction, text=snap.progress_line)
     if snap.keras_progress:
         st.code(snap.keras_progress, language=None)
@@ -204,7 +199,7 @@ def training_section(store, job) -> None:
     """The live view while this session's job trains, else the result of the run to show."""
     if ui_runs.job_needs_live_view(job):
         st.subheader("Training", anchor=False)
-        _live_view()
+        ui_runs.job_view(_live_view, key=K + "queue")
         return
     run = shown_run(store, job)
     if run is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -275,6 +276,34 @@ def test_a_run_stopped_while_queued_does_not_become_active(env, digits):
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["active_run_id"] == kept  # not the run without a model
     assert at.query_params["run"] == kept
+
+
+def test_a_queued_training_shows_its_place_and_a_stop_button_not_the_live_view(env, digits):
+    import threading
+
+    from core.model import PRESETS
+    from core.queue import TrainingQueue
+    from core.runs import RunStore
+    from core.training import TrainingJob
+
+    queue = TrainingQueue(1)
+    holder = threading.Event()
+    assert queue.acquire("another training", cancel=holder)  # the only slot is busy
+    job = TrainingJob(PRESETS["Book"], digits, store=RunStore(WORKSPACE), limit=2000, queue=queue).start()
+    try:
+        _wait = time.monotonic() + 30
+        while job.snapshot().queue_place != 1 and time.monotonic() < _wait:
+            time.sleep(0.05)  # polling for the state, bounded
+        at = train_page_with(job)
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("place 1 in the queue" in e.value for e in at.info)
+        assert at.button(key="train_queue_stop").disabled is False
+        assert not at.get("progress")  # the live view (progress, curves) waits for its turn
+        at.button(key="train_queue_stop").click().run()
+        assert job.join(30) and job.status == "stopped"
+    finally:
+        job.stop()
+        queue.release()
 
 
 def test_the_active_run_is_kept_in_the_url_for_a_refresh_or_a_shared_link(env):

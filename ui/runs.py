@@ -29,7 +29,6 @@ import streamlit as st
 
 from core import class_model as class_models
 from core import wait_estimate
-
 from core.runs import (
     FINISHED,
     QUEUED,
@@ -42,7 +41,7 @@ from core.runs import (
     validate_run_id,
     validate_workspace,
 )
-from core.config import runs_dir, train_limit
+from core.config import max_trainings, runs_dir, train_limit
 from core.queue import ADMISSION_LOCK, admission_problem, all_live_jobs, live_jobs, training_queue
 from core.quota import quota_problem
 from core.training import TrainingJob
@@ -72,6 +71,9 @@ CLASS_MODEL_LABEL = "the class model"
 RECENT_RUNS_TTL_S = 30
 #: Seconds between two refreshes of a live view (light: it only copies a snapshot).
 LIVE_REFRESH_S = 0.75
+#: Seconds between two looks at a job waiting in the queue: a queue place changes slowly,
+#: and 30 waiting pages refreshed every 0.75 s would take the trainings' processor.
+QUEUE_REFRESH_S = 2.5
 # CommonMark lets a backslash escape any ASCII punctuation character.
 _MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 # GFM turns bare "http://...", "www...." and "a@b.c" into links even when escaped;
@@ -414,8 +416,39 @@ def job_needs_live_view(job: TrainingJob | None) -> bool:
     return job is not None and (not job.done or st.session_state.get(JOB_SEEN_DONE_KEY) != job.run_id)
 
 
+def job_is_queued(job: TrainingJob | None) -> bool:
+    return job is not None and job.snapshot().status == QUEUED
+
+
+@st.fragment(run_every=QUEUE_REFRESH_S)
+def queued_view(*, key: str) -> None:
+    """This session's job waits for a free slot: its place and Stop, looked at every
+    ``QUEUE_REFRESH_S``; when its turn comes (or it was stopped) the whole page reruns
+    into the live view."""
+    job = current_job()
+    if job is None:
+        return
+    snap = job.snapshot()
+    if snap.status != QUEUED:
+        st.rerun()
+    st.info(f"Waiting for a free training slot: place {snap.queue_place or 1} in the queue. "
+            f"The server trains at most {max_trainings()} networks at once (they share its "
+            "processor); the others wait their turn, first come, first served.",
+            icon=":material/hourglass_top:")
+    st.button("Stop", key=f"{key}_stop", on_click=job.stop, icon=":material/stop_circle:",
+              disabled=job.stop_requested, help="Leave the queue; nothing is trained or kept.")
+
+
+def job_view(live_view, *, key: str) -> None:
+    """The view of a job that needs one: the queue's while it waits, else ``live_view``."""
+    if job_is_queued(current_job()):
+        queued_view(key=key)
+    else:
+        live_view()
+
+
 @st.fragment(run_every=LIVE_REFRESH_S)
-def _compact_progress(key: str) -> None:
+def _compact_live(key: str) -> None:
     job = current_job()
     if job is None:
         return
@@ -423,6 +456,10 @@ def _compact_progress(key: str) -> None:
     st.progress(snap.history.fraction, text=snap.progress_line)
     st.button("Stop", key=f"{key}_stop", on_click=job.stop, disabled=job.stop_requested or snap.done)
     job_finished_rerun(job)
+
+
+def _compact_progress(key: str) -> None:
+    job_view(lambda: _compact_live(key), key=key)
 
 
 def train_now_button(preset_name: str, *, key: str) -> None:
