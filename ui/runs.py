@@ -31,10 +31,9 @@ from core import class_model as class_models
 from core import wait_estimate
 
 from core.runs import (
-    FINISHED,
+    COMPLETED_STATUSES,
     QUEUED,
     RUNNING,
-    STOPPED,
     CorruptRunError,
     RunInfo,
     RunStore,
@@ -305,6 +304,14 @@ def model_run() -> RunInfo | None:
     return resolved.info if resolved is not None else None
 
 
+def _drop_choice(*, from_url: bool) -> None:
+    """Forget a run choice that no longer resolves: the URL's ``?run=``, or the session's."""
+    if from_url:
+        _set_param(RUN_PARAM, None)
+    else:
+        st.session_state[ACTIVE_RUN_KEY] = None
+
+
 def active_run() -> RunInfo | None:
     """The active run of this workspace: this session's choice, else the URL's ``?run=`` (a
     refresh, a shared link), else the newest run of the workspace with a saved model. A
@@ -320,11 +327,7 @@ def active_run() -> RunInfo | None:
             if class_model_run() is not None:
                 set_active_run(CLASS_CHOICE)
                 return None
-            # Gone (deleted, broken): drop the choice; the sidebar says why.
-            if from_url:
-                _set_param(RUN_PARAM, None)
-            else:
-                st.session_state[ACTIVE_RUN_KEY] = None
+            _drop_choice(from_url=from_url)  # gone (deleted, broken); the sidebar says why
             continue
         try:
             run = store.get(run_id)
@@ -333,10 +336,7 @@ def active_run() -> RunInfo | None:
         if run is not None and (run.is_usable or not from_url):
             set_active_run(run.run_id)  # also puts it back in the URL after a page switch
             return run
-        if from_url:
-            _set_param(RUN_PARAM, None)
-        else:
-            st.session_state[ACTIVE_RUN_KEY] = None
+        _drop_choice(from_url=from_url)
     for run in store.list_runs():
         if run.is_usable:
             set_active_run(run.run_id)
@@ -383,6 +383,14 @@ def active_model():
     return model
 
 
+def active_model_and_run():
+    """(:func:`active_model`, :func:`model_run`) for the pages that use a model: the run is
+    read after the model, because a class model that does not load falls back to the
+    workspace's own run. Returns (keras.Model or None, RunInfo or None)."""
+    model = active_model()
+    return model, model_run()
+
+
 def model_problem(run: RunInfo | None) -> str | None:
     """Why ``run``'s saved model could not be loaded in this session (None: it was not refused)."""
     problem = st.session_state.get(MODEL_PROBLEM_KEY)
@@ -398,7 +406,7 @@ def job_finished_rerun(job: TrainingJob) -> None:
     if not job.done or st.session_state.get(JOB_SEEN_DONE_KEY) == job.run_id:
         return
     st.session_state[JOB_SEEN_DONE_KEY] = job.run_id
-    if job.status in (FINISHED, STOPPED):
+    if job.status in COMPLETED_STATUSES:
         try:
             usable = job.store.get(job.run_id).is_usable
         except (KeyError, CorruptRunError):  # deleted or broken meanwhile
