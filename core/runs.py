@@ -67,6 +67,8 @@ FINISHED, STOPPED, DIVERGED, FAILED = "finished", "stopped", "diverged", "failed
 INTERRUPTED = "interrupted"
 ACTIVE_STATUSES = frozenset({QUEUED, RUNNING})
 FINAL_STATUSES = frozenset({FINISHED, STOPPED, DIVERGED, FAILED})
+#: Ended as asked (every epoch, or stopped on request), not by an error: a run with results to show.
+COMPLETED_STATUSES = frozenset({FINISHED, STOPPED})
 
 
 class CorruptRunError(ValueError):

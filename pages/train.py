@@ -15,7 +15,7 @@ from core.charts.numbers import epoch_rows
 from core.charts.training import training_curves_figure
 from core.export import keras_script
 from core.model import ModelConfig, keras_summary_text, summary_rows
-from core.runs import DIVERGED, FAILED, FINISHED, INTERRUPTED, QUEUED, STOPPED, RunInfo
+from core.runs import COMPLETED_STATUSES, DIVERGED, FAILED, INTERRUPTED, QUEUED, STOPPED, RunInfo
 from core.training import limit_text
 from ui import inside as ui_inside
 from ui import runs as ui_runs
@@ -91,7 +91,7 @@ def _live_view() -> None:
 
 def _result(run: RunInfo, job, *, active_id: str | None) -> None:
     """The outcome of a training (this session's latest, or the active run), large."""
-    if run.status in (FINISHED, STOPPED) and run.test_accuracy is not None:
+    if run.status in COMPLETED_STATUSES and run.test_accuracy is not None:
         st.subheader(f"Result: {escape_markdown(run.name)}", anchor=False)
         accuracy, loss, seconds = st.columns(3)
         accuracy.metric("Test accuracy", f"{run.test_accuracy:.4f}", border=True)
