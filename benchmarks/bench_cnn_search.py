@@ -13,9 +13,9 @@ all its seeds); a candidate's ratio is its fit time over the mean of the two
 book fits around it (the machine is shared, so only a ratio within one run
 means anything).
 
-``jit_compile=True``, which ``core/fastfit.py`` does not offer, is measured by
-swapping in a copy of its ``_make_train_chunk`` with that flag (XLA compiles
-once per chunk length, so those candidates fix ``steps_per_chunk``). Prints one
+``jit_compile=True``, which ``core.fastfit.fit`` does not use, is measured by
+swapping in its ``_make_train_chunk`` with that flag (XLA compiles once per
+chunk length, so those candidates fix ``steps_per_chunk``). Prints one
 JSON line per (candidate, seed); docs/NOTES.md "CNN preset search" has the figures.
 
     MNIST_PATH=/path/mnist.npz python benchmarks/bench_cnn_search.py \
@@ -26,6 +26,7 @@ JSON line per (candidate, seed); docs/NOTES.md "CNN preset search" has the figur
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -140,34 +141,6 @@ def build(spec, seed: int, steps_per_epoch: int):
     return model
 
 
-def _make_train_chunk_jit(model, x_spec, y_spec):
-    """core.fastfit._make_train_chunk with jit_compile=True (measured slower on CPU: not proposed)."""
-    import tensorflow as tf
-
-    variables = model.trainable_variables
-
-    @tf.function(input_signature=[x_spec, y_spec, tf.TensorSpec([None, None], tf.int64)],
-                 reduce_retracing=True, jit_compile=True)
-    def train_chunk(x_all, y_all, indices):
-        steps = tf.shape(indices)[0]
-        losses = tf.TensorArray(tf.float32, size=steps)
-        accuracies = tf.TensorArray(tf.float32, size=steps)
-        for step in tf.range(steps):
-            x = tf.gather(x_all, indices[step])
-            y = tf.gather(y_all, indices[step])
-            with tf.GradientTape() as tape:
-                y_pred = model(x, training=True)
-                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
-            gradients = tape.gradient(loss, variables)
-            model.optimizer.apply_gradients(zip(gradients, variables))
-            hits = tf.equal(tf.argmax(y_pred, axis=-1), tf.argmax(y, axis=-1))
-            losses = losses.write(step, tf.cast(loss, tf.float32))
-            accuracies = accuracies.write(step, tf.reduce_mean(tf.cast(hits, tf.float32)))
-        return losses.stack(), accuracies.stack()
-
-    return train_chunk
-
-
 def candidate_fit(spec, seed, x_train, y_train, x_test, y_test, *, plain_fit=False):
     """Train as the app does (fastfit + live callback); returns (seconds, test acc, last train acc)."""
     from core import fastfit
@@ -177,7 +150,7 @@ def candidate_fit(spec, seed, x_train, y_train, x_test, y_test, *, plain_fit=Fal
     model = build(spec, seed, steps)
     original = fastfit._make_train_chunk
     if spec["jit"]:
-        fastfit._make_train_chunk = _make_train_chunk_jit
+        fastfit._make_train_chunk = functools.partial(original, jit_compile=True)
     try:
         start = time.perf_counter()
         if plain_fit:  # the exported script's way
