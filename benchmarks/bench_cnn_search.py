@@ -32,14 +32,9 @@ import math
 import os
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_training import book_fit, load_mnist  # noqa: E402
+from _common import add_thread_options, apply_thread_options, load_mnist
+from bench_training import book_fit
 
 # A candidate: the layers (standard Keras only), the optimizer and its schedule, the
 # fit arguments and the fast-path options. convs: (filters, kernel) per Conv2D(relu),
@@ -174,8 +169,7 @@ def main() -> None:
     parser.add_argument("--list", action="store_true", help="print the candidates and exit")
     parser.add_argument("--script-check", action="store_true",
                         help="also train each candidate with plain model.fit and compare accuracies")
-    parser.add_argument("--intra", type=int, default=None, help="tf intra-op threads")
-    parser.add_argument("--inter", type=int, default=None, help="tf inter-op threads")
+    add_thread_options(parser)
     args = parser.parse_args()
     names = [name.strip() for name in args.candidates.split(",") if name.strip()]
     if args.list:
@@ -189,11 +183,7 @@ def main() -> None:
 
     import tensorflow as tf
 
-    # Thread settings only work before TensorFlow runs its first op.
-    if args.intra is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(args.intra)
-    if args.inter is not None:
-        tf.config.threading.set_inter_op_parallelism_threads(args.inter)
+    apply_thread_options(args)
     import keras
 
     from core.model import PRESETS, input_shape_for
