@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,16 @@ def load_mnist():
 
     data = real_mnist()
     return (np.asarray(data.x_train), np.asarray(data.y_train)), (np.asarray(data.x_test), np.asarray(data.y_test))
+
+
+def call_seconds(fn, repeats: int) -> list[float]:
+    """How long each of ``repeats`` calls of ``fn()`` took, in seconds."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return times
 
 
 def add_thread_options(parser: argparse.ArgumentParser) -> None:

@@ -34,7 +34,7 @@ import sys
 import time
 
 from _common import add_thread_options, apply_thread_options, load_mnist
-from bench_training import book_fit
+from bench_training import book_fit, book_inputs
 
 # A candidate: the layers (standard Keras only), the optimizer and its schedule, the
 # fit arguments and the fast-path options. convs: (filters, kernel) per Conv2D(relu),
@@ -190,8 +190,7 @@ def main() -> None:
     from core.preprocess import one_hot
 
     (images_train, labels_train), (images_test, labels_test) = load_mnist()
-    book_x = (images_train.astype("float32") / 255).reshape(60000, 784)
-    book_x_test = (images_test.astype("float32") / 255).reshape(10000, 784)
+    book_x, book_x_test = book_inputs(images_train, images_test)
     y_train, y_test = one_hot(labels_train), one_hot(labels_test)
     shape = input_shape_for(PRESETS["CNN"])
     x_train, x_test = book_x.reshape(-1, *shape), book_x_test.reshape(-1, *shape)

@@ -26,7 +26,7 @@ import argparse
 import json
 import time
 
-from _common import real_mnist
+from _common import call_seconds, real_mnist
 
 WARMUP = 3
 
@@ -36,12 +36,7 @@ def timed(fn, repeats: int) -> dict:
 
     for _ in range(WARMUP):
         fn()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    ms = np.asarray(times) * 1000
+    ms = np.asarray(call_seconds(fn, repeats)) * 1000
     return {"p50": round(float(np.percentile(ms, 50)), 2), "p95": round(float(np.percentile(ms, 95)), 2)}
 
 

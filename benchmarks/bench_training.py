@@ -29,6 +29,13 @@ BOOK_BATCH_SIZE, BOOK_EPOCHS = 100, 5
 STEPS_PER_EXECUTION = 50
 
 
+def book_inputs(images_train, images_test):
+    """The book's preparation, step by step: floats in [0, 1], one row of 784 per image."""
+    x_train = (images_train.astype("float32") / 255).reshape(60000, 784)
+    x_test = (images_test.astype("float32") / 255).reshape(10000, 784)
+    return x_train, x_test
+
+
 def book_fit(x_train, y_train, x_test, y_test, *, steps_per_execution=1):
     """The chapter's code (seeded like the Book preset so accuracies compare)."""
     from tests.helpers import book_network
@@ -85,9 +92,7 @@ def main() -> None:
     from core.preprocess import one_hot
 
     (images_train, labels_train), (images_test, labels_test) = load_mnist()
-    # The book's preparation, step by step.
-    x_train = (images_train.astype("float32") / 255).reshape(60000, 784)
-    x_test = (images_test.astype("float32") / 255).reshape(10000, 784)
+    x_train, x_test = book_inputs(images_train, images_test)
     y_train = keras.utils.to_categorical(labels_train, 10)
     y_test = keras.utils.to_categorical(labels_test, 10)
     assert np.array_equal(y_train, one_hot(labels_train))
