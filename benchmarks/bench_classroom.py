@@ -161,7 +161,7 @@ RESULT_JS = "() => window.__train && window.__train.done !== null ? window.__tra
 #: The same press as a click, done in the page: 30 pages press within 5 s (Playwright's
 #: actionability checks on a loaded machine take seconds a page).
 PRESS_JS = r"""() => {
-    const button = Array.from(document.querySelectorAll('button')).find(b => b.innerText.trim() === 'Train' && !b.disabled);
+    const button = Array.from(document.querySelectorAll('button')).find(b => /(^|[^A-Za-z])Train$/.test(b.innerText.trim()) && !b.disabled);
     if (!button) return false;
     button.click();
     return true;

@@ -13,9 +13,9 @@ all its seeds); a candidate's ratio is its fit time over the mean of the two
 book fits around it (the machine is shared, so only a ratio within one run
 means anything).
 
-``jit_compile=True``, which ``core/fastfit.py`` does not offer, is measured by
-swapping in a copy of its ``_make_train_chunk`` with that flag (XLA compiles
-once per chunk length, so those candidates fix ``steps_per_chunk``). Prints one
+``jit_compile=True``, which ``core.fastfit.fit`` does not use, is measured by
+swapping in its ``_make_train_chunk`` with that flag (XLA compiles once per
+chunk length, so those candidates fix ``steps_per_chunk``). Prints one
 JSON line per (candidate, seed); docs/NOTES.md "CNN preset search" has the figures.
 
     MNIST_PATH=/path/mnist.npz python benchmarks/bench_cnn_search.py \
@@ -26,19 +26,15 @@ JSON line per (candidate, seed); docs/NOTES.md "CNN preset search" has the figur
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_training import book_fit, load_mnist  # noqa: E402
+from _common import add_thread_options, apply_thread_options, load_mnist
+from bench_training import book_fit, book_inputs
 
 # A candidate: the layers (standard Keras only), the optimizer and its schedule, the
 # fit arguments and the fast-path options. convs: (filters, kernel) per Conv2D(relu),
@@ -140,34 +136,6 @@ def build(spec, seed: int, steps_per_epoch: int):
     return model
 
 
-def _make_train_chunk_jit(model, x_spec, y_spec):
-    """core.fastfit._make_train_chunk with jit_compile=True (measured slower on CPU: not proposed)."""
-    import tensorflow as tf
-
-    variables = model.trainable_variables
-
-    @tf.function(input_signature=[x_spec, y_spec, tf.TensorSpec([None, None], tf.int64)],
-                 reduce_retracing=True, jit_compile=True)
-    def train_chunk(x_all, y_all, indices):
-        steps = tf.shape(indices)[0]
-        losses = tf.TensorArray(tf.float32, size=steps)
-        accuracies = tf.TensorArray(tf.float32, size=steps)
-        for step in tf.range(steps):
-            x = tf.gather(x_all, indices[step])
-            y = tf.gather(y_all, indices[step])
-            with tf.GradientTape() as tape:
-                y_pred = model(x, training=True)
-                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
-            gradients = tape.gradient(loss, variables)
-            model.optimizer.apply_gradients(zip(gradients, variables))
-            hits = tf.equal(tf.argmax(y_pred, axis=-1), tf.argmax(y, axis=-1))
-            losses = losses.write(step, tf.cast(loss, tf.float32))
-            accuracies = accuracies.write(step, tf.reduce_mean(tf.cast(hits, tf.float32)))
-        return losses.stack(), accuracies.stack()
-
-    return train_chunk
-
-
 def candidate_fit(spec, seed, x_train, y_train, x_test, y_test, *, plain_fit=False):
     """Train as the app does (fastfit + live callback); returns (seconds, test acc, last train acc)."""
     from core import fastfit
@@ -177,7 +145,7 @@ def candidate_fit(spec, seed, x_train, y_train, x_test, y_test, *, plain_fit=Fal
     model = build(spec, seed, steps)
     original = fastfit._make_train_chunk
     if spec["jit"]:
-        fastfit._make_train_chunk = _make_train_chunk_jit
+        fastfit._make_train_chunk = functools.partial(original, jit_compile=True)
     try:
         start = time.perf_counter()
         if plain_fit:  # the exported script's way
@@ -201,8 +169,7 @@ def main() -> None:
     parser.add_argument("--list", action="store_true", help="print the candidates and exit")
     parser.add_argument("--script-check", action="store_true",
                         help="also train each candidate with plain model.fit and compare accuracies")
-    parser.add_argument("--intra", type=int, default=None, help="tf intra-op threads")
-    parser.add_argument("--inter", type=int, default=None, help="tf inter-op threads")
+    add_thread_options(parser)
     args = parser.parse_args()
     names = [name.strip() for name in args.candidates.split(",") if name.strip()]
     if args.list:
@@ -216,19 +183,14 @@ def main() -> None:
 
     import tensorflow as tf
 
-    # Thread settings only work before TensorFlow runs its first op.
-    if args.intra is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(args.intra)
-    if args.inter is not None:
-        tf.config.threading.set_inter_op_parallelism_threads(args.inter)
+    apply_thread_options(args)
     import keras
 
     from core.model import PRESETS, input_shape_for
     from core.preprocess import one_hot
 
     (images_train, labels_train), (images_test, labels_test) = load_mnist()
-    book_x = (images_train.astype("float32") / 255).reshape(60000, 784)
-    book_x_test = (images_test.astype("float32") / 255).reshape(10000, 784)
+    book_x, book_x_test = book_inputs(images_train, images_test)
     y_train, y_test = one_hot(labels_train), one_hot(labels_test)
     shape = input_shape_for(PRESETS["CNN"])
     x_train, x_test = book_x.reshape(-1, *shape), book_x_test.reshape(-1, *shape)

@@ -11,25 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from _common import call_seconds  # first: it puts the repository on sys.path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core import config  # noqa: E402
-from core.data import NPZ_KEYS, load_dataset  # noqa: E402
+from core import config
+from core.data import NPZ_KEYS, load_dataset
 
 
 def best_of(repeats: int, work) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(call_seconds(work, repeats))
 
 
 def bare_load(path: Path) -> None:

@@ -155,6 +155,17 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait()
 
 
+def timed_model(args):
+    """The model to time: ``--weights`` (a saved .keras file), else fresh weights of ``--preset``."""
+    if args.weights:
+        import keras
+
+        return keras.saving.load_model(args.weights)
+    from core.model import PRESETS, build_model
+
+    return build_model(PRESETS[args.preset])
+
+
 def end_to_end(args) -> dict:
     """Mouse release to prediction on screen, in Chromium, on the real app."""
     if not os.environ.get("MNIST_PATH"):
@@ -167,18 +178,13 @@ def end_to_end(args) -> dict:
 def _end_to_end(args, tmp: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from core.model import PRESETS, build_model
+    from core.model import PRESETS
     from core.runs import FINISHED, RunStore
 
     store = RunStore(WORKSPACE, root=tmp / "runs")
     run = store.create(PRESETS[args.preset].to_dict(), dataset="mnist", seed=0, epochs_planned=0,
                        name=f"{args.preset} for timing")
-    if args.weights:
-        import keras
-
-        model = keras.saving.load_model(args.weights)
-    else:
-        model = build_model(PRESETS[args.preset])
+    model = timed_model(args)
     store.save_model(run.run_id, model)
     store.update_metrics(run.run_id, status=FINISHED)
 
@@ -257,16 +263,10 @@ def main() -> None:
         return
 
     from core.drawing import NearestImages, predict_drawing
-    from core.model import PRESETS, build_model
     from core.preprocess import prepare_drawing_stages
 
     drawings = synthetic_drawings(args.drawings)
-    if args.weights:
-        import keras
-
-        model = keras.saving.load_model(args.weights)
-    else:
-        model = build_model(PRESETS[args.preset])
+    model = timed_model(args)
     first = prepare_drawing_stages(decode(drawings[0]))
     for _ in range(WARMUP_CALLS):  # Keras builds its call path on the first calls
         predict_drawing(model, first.centred28)

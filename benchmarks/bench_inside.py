@@ -24,14 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _common import call_seconds, real_mnist
 
 WARMUP = 3
 
@@ -41,12 +36,7 @@ def timed(fn, repeats: int) -> dict:
 
     for _ in range(WARMUP):
         fn()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    ms = np.asarray(times) * 1000
+    ms = np.asarray(call_seconds(fn, repeats)) * 1000
     return {"p50": round(float(np.percentile(ms, 50)), 2), "p95": round(float(np.percentile(ms, 95)), 2)}
 
 
@@ -134,13 +124,10 @@ def main() -> None:
 
     import numpy as np
 
-    from core.data import load_dataset
     from core.model import PRESETS, build_model, model_input
     from core.preprocess import one_hot
 
-    data = load_dataset("mnist", path=os.environ.get("MNIST_PATH"), use_keras=False)
-    if data.is_standin:
-        sys.exit("set MNIST_PATH to the real mnist.npz")
+    data = real_mnist()
     image = np.asarray(data.x_test[0])  # a 7, as a drawing would arrive after preparation
     drawing = image.astype(np.float32) / 255.0
 

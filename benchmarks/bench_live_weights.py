@@ -15,16 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from benchmarks.bench_training import load_mnist  # noqa: E402
+from _common import load_mnist
 
 
 def timed_fit(config, images, labels, *, with_weights: bool) -> tuple[float, float]:

@@ -21,30 +21,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _common import add_thread_options, apply_thread_options, load_mnist
 
 BOOK_BATCH_SIZE, BOOK_EPOCHS = 100, 5
 STEPS_PER_EXECUTION = 50
 
 
-def load_mnist():
-    import numpy as np
-
-    path = os.environ.get("MNIST_PATH")
-    if not path:
-        sys.exit("set MNIST_PATH to the real mnist.npz")
-    from core.data import load_dataset
-
-    data = load_dataset("mnist", path=path, use_keras=False)
-    if data.is_standin:
-        sys.exit(f"MNIST_PATH={path} did not load the real MNIST: {data.warnings}")
-    return (np.asarray(data.x_train), np.asarray(data.y_train)), (np.asarray(data.x_test), np.asarray(data.y_test))
+def book_inputs(images_train, images_test):
+    """The book's preparation, step by step: floats in [0, 1], one row of 784 per image."""
+    x_train = (images_train.astype("float32") / 255).reshape(60000, 784)
+    x_test = (images_test.astype("float32") / 255).reshape(10000, 784)
+    return x_train, x_test
 
 
 def book_fit(x_train, y_train, x_test, y_test, *, steps_per_execution=1):
@@ -90,27 +79,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-cnn", action="store_true", help="skip the CNN preset")
-    parser.add_argument("--intra", type=int, default=None, help="tf intra-op threads")
-    parser.add_argument("--inter", type=int, default=None, help="tf inter-op threads")
+    add_thread_options(parser)
     args = parser.parse_args()
 
     import numpy as np
     import tensorflow as tf
 
-    # Thread settings only work before TensorFlow runs its first op.
-    if args.intra is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(args.intra)
-    if args.inter is not None:
-        tf.config.threading.set_inter_op_parallelism_threads(args.inter)
+    apply_thread_options(args)
     import keras
 
     from core.model import PRESETS
     from core.preprocess import one_hot
 
     (images_train, labels_train), (images_test, labels_test) = load_mnist()
-    # The book's preparation, step by step.
-    x_train = (images_train.astype("float32") / 255).reshape(60000, 784)
-    x_test = (images_test.astype("float32") / 255).reshape(10000, 784)
+    x_train, x_test = book_inputs(images_train, images_test)
     y_train = keras.utils.to_categorical(labels_train, 10)
     y_test = keras.utils.to_categorical(labels_test, 10)
     assert np.array_equal(y_train, one_hot(labels_train))

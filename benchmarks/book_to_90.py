@@ -18,14 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _common import real_mnist
 
 TARGET = 0.90
 RATES = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -60,13 +55,10 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=80)
     args = parser.parse_args()
 
-    from core.data import load_dataset
     from core.model import PRESETS, model_input
     from core.preprocess import one_hot
 
-    data = load_dataset("mnist", path=os.environ.get("MNIST_PATH"), use_keras=False)
-    if data.is_standin:
-        sys.exit("set MNIST_PATH to the real mnist.npz")
+    data = real_mnist()
     book = PRESETS["Book"]
     x, y = model_input(book, data.x_train), one_hot(data.y_train)
     x_test, y_test = model_input(book, data.x_test), one_hot(data.y_test)

@@ -24,9 +24,8 @@ import numpy as np
 
 from core import config as settings
 from core.runs import (
-    FINISHED,
+    COMPLETED_STATUSES,
     MODEL_FILE,
-    STOPPED,
     CorruptRunError,
     RunInfo,
     RunStore,
@@ -137,7 +136,7 @@ def _resolve(ref: ClassModelRef, root) -> ClassModelRun:
         raise ClassModelProblem("the class model's run cannot be read (its files are broken)") from None
     if info.is_active:
         raise ClassModelProblem(f"the class model's run “{info.name}” is still training")
-    if info.status not in (FINISHED, STOPPED):
+    if info.status not in COMPLETED_STATUSES:
         raise ClassModelProblem(f"the class model's run “{info.name}” did not finish ({info.status_text})")
     try:
         model_path = store.model_path(ref.run_id)

@@ -174,6 +174,12 @@ def _open_regular(path: Path) -> BinaryIO:
         raise
 
 
+def _check_split_size(count: int, where: str, items: str) -> None:
+    """Refuse a header that claims more than MNIST-sized data (``where``: the file and what in it)."""
+    if count > MAX_IMAGES_PER_SPLIT:
+        raise ValueError(f"{where} claims {count:,} {items}, more than the {MAX_IMAGES_PER_SPLIT:,} a split may have")
+
+
 def _check_header(key: str, shape: tuple[int, ...], dtype: np.dtype, source: str) -> None:
     """Refuse an array from its .npy header alone: wrong shape or dtype, or more than MNIST-sized."""
     if dtype.hasobject:
@@ -188,11 +194,7 @@ def _check_header(key: str, shape: tuple[int, ...], dtype: np.dtype, source: str
             raise ValueError(f"{source}: {key} has shape {shape}, expected (N,) labels")
         if not np.issubdtype(dtype, np.integer):
             raise ValueError(f"{source}: {key} has dtype {dtype}, expected integer labels")
-    if shape[0] > MAX_IMAGES_PER_SPLIT:
-        raise ValueError(
-            f"{source}: {key} claims {shape[0]:,} items, more than the {MAX_IMAGES_PER_SPLIT:,} "
-            "a split may have"
-        )
+    _check_split_size(shape[0], f"{source}: {key}", "items")
 
 
 def _read_npz_member(archive: zipfile.ZipFile, key: str, source: str) -> np.ndarray:
@@ -274,11 +276,7 @@ def _read_idx_stream(stream: BinaryIO, path: Path) -> np.ndarray:
     dims = struct.unpack(f">{ndim}I", raw_dims)
     if ndim == 3 and dims[1:] != IMAGE_SHAPE:
         raise ValueError(f"{path}: idx header claims images of shape {dims}, expected (N, 28, 28)")
-    if dims[0] > MAX_IMAGES_PER_SPLIT:
-        raise ValueError(
-            f"{path}: idx header claims {dims[0]:,} {'images' if ndim == 3 else 'labels'}, "
-            f"more than the {MAX_IMAGES_PER_SPLIT:,} a split may have"
-        )
+    _check_split_size(dims[0], f"{path}: idx header", "images" if ndim == 3 else "labels")
     expected = int(np.prod(dims))
     body = _read_exactly(stream, expected)
     if len(body) != expected or stream.read(1):

@@ -125,8 +125,11 @@ def _validate(x, y, batch_size, epochs, validation_split):
     return x, y
 
 
-def _make_train_chunk(model, x_spec, y_spec):
-    """A ``tf.function`` running ``len(indices)`` training steps; returns per-step loss and accuracy."""
+def _make_train_chunk(model, x_spec, y_spec, *, jit_compile: bool | None = None):
+    """A ``tf.function`` running ``len(indices)`` training steps; returns per-step loss and accuracy.
+
+    ``jit_compile=True`` (XLA) only for benchmarks/bench_cnn_search.py: slower on CPU, so fit never asks for it.
+    """
     import tensorflow as tf
 
     variables = model.trainable_variables
@@ -138,6 +141,7 @@ def _make_train_chunk(model, x_spec, y_spec):
             tf.TensorSpec([None, None], tf.int64),  # (steps, batch) sample indices
         ],
         reduce_retracing=True,
+        jit_compile=jit_compile,
     )
     def train_chunk(x_all, y_all, indices):
         steps = tf.shape(indices)[0]

@@ -67,6 +67,8 @@ FINISHED, STOPPED, DIVERGED, FAILED = "finished", "stopped", "diverged", "failed
 INTERRUPTED = "interrupted"
 ACTIVE_STATUSES = frozenset({QUEUED, RUNNING})
 FINAL_STATUSES = frozenset({FINISHED, STOPPED, DIVERGED, FAILED})
+#: Ended as asked (every epoch, or stopped on request), not by an error: a run with results to show.
+COMPLETED_STATUSES = frozenset({FINISHED, STOPPED})
 
 
 class CorruptRunError(ValueError):
@@ -175,7 +177,6 @@ class RunInfo:
     status: str  # queued | running | finished | stopped | diverged | failed | interrupted
     config: ModelConfig | None = field(repr=False)  # None when config.json's model does not parse
     dataset: str = "mnist"
-    seed: int = 0
     epochs_done: int = 0
     epochs_planned: int = 0
     test_loss: float | None = None
@@ -280,7 +281,6 @@ def run_info(workspace: str, run_id: str, path: Path, cfg: dict, metrics: dict) 
             config=config,
             config_problem=config_problem,
             dataset=str(cfg.get("dataset", "mnist")),
-            seed=int(cfg.get("seed", 0)),
             epochs_done=int(metrics.get("epochs_done") or 0),
             epochs_planned=int(metrics.get("epochs_planned") or 0),
             test_loss=number("test_loss"),

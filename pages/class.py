@@ -80,14 +80,20 @@ def _index() -> classroom.ClassIndex:
     return index
 
 
+def _section(title: str, items, *, empty: str) -> bool:
+    """A section's heading, and ``empty`` under it when ``items`` is empty; whether there is anything to show."""
+    st.subheader(title, anchor=False)
+    if not items:
+        st.caption(empty)
+    return bool(items)
+
+
 def live_section(index: classroom.ClassIndex) -> None:
     """Who trains now and who waits, with a Stop button per training."""
     names = index.display_names()
     entries = classroom.live_entries(
         all_live_jobs(), display_name=lambda ws: names.get(ws) or profile.anonymous_name(ws))
-    st.subheader("Training now", anchor=False)
-    if not entries:
-        st.caption("Nobody is training or waiting right now.")
+    if not _section("Training now", entries, empty="Nobody is training or waiting right now."):
         return
     for entry in entries:
         who, bar, stop = st.columns([2, 4, 1], vertical_alignment="center")
@@ -100,12 +106,10 @@ def live_section(index: classroom.ClassIndex) -> None:
 
 def leaderboard_section(rows: list[classroom.ClassRow]) -> None:
     """A leaderboard per preset, large enough for a projector (names only, no ids)."""
-    st.subheader("Leaderboards (test accuracy, best run per student)", anchor=False)
     presets = classroom.presets_in(rows)
     boards = [(p, classroom.leaderboard(rows, preset=p, limit=LEADERBOARD_SIZE)) for p in presets]
     boards = [(p, b) for p, b in boards if b]
-    if not boards:
-        st.caption("No finished run yet.")
+    if not _section("Leaderboards (test accuracy, best run per student)", boards, empty="No finished run yet."):
         return
     for column, (preset, board) in zip(st.columns(len(boards)), boards):
         with column:
@@ -118,9 +122,7 @@ def leaderboard_section(rows: list[classroom.ClassRow]) -> None:
 def chart_section(rows: list[classroom.ClassRow]) -> None:
     """Test accuracy against epochs for every run; a clicked point shows that run's curves."""
     points = classroom.class_chart_points(rows)
-    st.subheader("The class chart", anchor=False)
-    if not points:
-        st.caption("The chart fills in as runs finish.")
+    if not _section("The class chart", points, empty="The chart fills in as runs finish."):
         return
     event = chart_with_table(
         class_scatter_figure(points),
@@ -151,9 +153,7 @@ def chart_section(rows: list[classroom.ClassRow]) -> None:
 
 def table_section(rows: list[classroom.ClassRow]) -> None:
     """Every run of every student (by display name), and the CSV of it."""
-    st.subheader(f"All runs ({len(rows)})", anchor=False)
-    if not rows:
-        st.caption("No student has trained yet.")
+    if not _section(f"All runs ({len(rows)})", rows, empty="No student has trained yet."):
         return
     st.dataframe(
         pd.DataFrame([row.public() for row in rows], columns=classroom.PUBLIC_COLUMNS),

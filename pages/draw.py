@@ -319,8 +319,7 @@ def inside_section(model, drawing: np.ndarray, class_names) -> None:
 def model_section():
     """Which model reads the drawings (or an offer to train one); returns (model or None,
     its class names, the dataset whose training images are the nearest-image search's)."""
-    model = ui_runs.active_model()  # first: a class model that does not load falls back
-    run = ui_runs.model_run()  # the workspace's own active run, else the class model
+    model, run = ui_runs.active_model_and_run()  # the workspace's own run, else the class model
     if run is None or model is None:
         training_offer_section(None)
         dataset = ui_data.current_dataset()

@@ -468,8 +468,7 @@ def inside_section(model, ds, names: list) -> None:
 # --------------------------------------------------------------------------- the page
 def main() -> None:
     st.title("3 · Evaluate")
-    model = ui_runs.active_model()  # first: a class model that does not load falls back
-    run = ui_runs.model_run()  # the workspace's own active run, else the class model
+    model, run = ui_runs.active_model_and_run()  # the workspace's own run, else the class model
     if run is None or model is None:
         _no_model(run)
         return

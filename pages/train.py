@@ -15,7 +15,7 @@ from core.charts.numbers import epoch_rows
 from core.charts.training import training_curves_figure
 from core.export import keras_script
 from core.model import ModelConfig, keras_summary_text, summary_rows
-from core.runs import DIVERGED, FAILED, FINISHED, INTERRUPTED, STOPPED, RunInfo
+from core.runs import COMPLETED_STATUSES, DIVERGED, FAILED, INTERRUPTED, STOPPED, RunInfo
 from core.training import limit_text
 from ui import inside as ui_inside
 from ui import runs as ui_runs
@@ -60,10 +60,9 @@ def network_section(config: ModelConfig, image_shape: tuple[int, int]) -> None:
 @st.fragment(run_every=ui_runs.LIVE_REFRESH_S)
 def _live_view() -> None:
     """Redrawn every ~0.75 s from a snapshot of the job; never touches the job's internals."""
-    job = ui_runs.current_job()
+    job, snap = ui_runs.job_and_snapshot()
     if job is None:
         return
-    snap = job.snapshot()
     st.progress(snap.history.fraction, text=snap.progress_line)
     if snap.keras_progress:
         st.code(snap.keras_progress, language=None)
@@ -86,7 +85,7 @@ def _live_view() -> None:
 
 def _result(run: RunInfo, job, *, active_id: str | None) -> None:
     """The outcome of a training (this session's latest, or the active run), large."""
-    if run.status in (FINISHED, STOPPED) and run.test_accuracy is not None:
+    if run.status in COMPLETED_STATUSES and run.test_accuracy is not None:
         st.subheader(f"Result: {escape_markdown(run.name)}", anchor=False)
         accuracy, loss, seconds = st.columns(3)
         accuracy.metric("Test accuracy", f"{run.test_accuracy:.4f}", border=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
 import pytest
@@ -49,47 +51,45 @@ def test_dataset_page_on_real_mnist(mnist_path, monkeypatch):
     assert {m.label: m.value for m in at.metric}["Label"] == "6"
 
 
-@pytest.mark.slow  # a fresh interpreter runs the app
-def test_dataset_page_does_not_import_tensorflow(digits_env):
-    # Run in a fresh interpreter: this one may have loaded TensorFlow for other tests.
-    import subprocess
-
-    script = (
-        "import sys\n"
-        "from streamlit.testing.v1 import AppTest\n"
-        "at = AppTest.from_file('app.py', default_timeout=120); at.run()\n"
-        "at.switch_page('pages/dataset.py'); at.run()\n"
-        "assert not at.exception, at.exception\n"
-        "print('TF' if 'tensorflow' in sys.modules else 'NO-TF')\n"
-    )
+def run_app_in_fresh_python(*lines: str, warm_up: bool, timeout: int) -> str:
+    """Open app.py with AppTest, then run ``lines``, in a fresh interpreter (this one may have
+    loaded TensorFlow for other tests); its stdout. ``warm_up``: PLAYGROUND_WARM_UP."""
+    script = "\n".join((
+        "import sys",
+        "from streamlit.testing.v1 import AppTest",
+        "at = AppTest.from_file('app.py', default_timeout=120); at.run()",
+        *lines,
+    ))
     out = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
-        # Without the server's background warm-up, which imports TensorFlow on purpose.
-        env={**__import__("os").environ, "PLAYGROUND_WARM_UP": "0"}, timeout=300,
+        env={**os.environ, "PLAYGROUND_WARM_UP": "1" if warm_up else "0"}, timeout=timeout,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().endswith("NO-TF")
+    return out.stdout
+
+
+@pytest.mark.slow  # a fresh interpreter runs the app
+def test_dataset_page_does_not_import_tensorflow(digits_env):
+    stdout = run_app_in_fresh_python(
+        "at.switch_page('pages/dataset.py'); at.run()",
+        "assert not at.exception, at.exception",
+        "print('TF' if 'tensorflow' in sys.modules else 'NO-TF')",
+        # Without the server's background warm-up, which imports TensorFlow on purpose.
+        warm_up=False, timeout=300,
+    )
+    assert stdout.strip().endswith("NO-TF")
 
 
 @pytest.mark.slow  # a fresh interpreter runs the app
 def test_the_first_page_starts_the_tensorflow_warm_up(digits_env):
-    import subprocess
-
-    script = (
-        "import sys\n"
-        "from streamlit.testing.v1 import AppTest\n"
-        "at = AppTest.from_file('app.py', default_timeout=120); at.run()\n"
-        "from core import warmup\n"
-        "thread = warmup.start(); thread.join(300)\n"
-        "from core.model_pool import model_pool\n"
-        "print('tensorflow' in sys.modules, sum(len(v) for v in model_pool()._idle.values()))\n"
+    stdout = run_app_in_fresh_python(
+        "from core import warmup",
+        "thread = warmup.start(); thread.join(300)",
+        "from core.model_pool import model_pool",
+        "print('tensorflow' in sys.modules, sum(len(v) for v in model_pool()._idle.values()))",
+        warm_up=True, timeout=400,
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
-        env={**__import__("os").environ, "PLAYGROUND_WARM_UP": "1"}, timeout=400,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split()[-2:] == ["True", "1"]  # Keras loaded, a traced Book model waiting
+    assert stdout.split()[-2:] == ["True", "1"]  # Keras loaded, a traced Book model waiting
 
 
 def test_offline_standin_is_shown_and_explained(monkeypatch, tmp_path):

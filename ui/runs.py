@@ -30,10 +30,9 @@ import streamlit as st
 from core import class_model as class_models
 from core import wait_estimate
 from core.runs import (
-    FINISHED,
+    COMPLETED_STATUSES,
     QUEUED,
     RUNNING,
-    STOPPED,
     CorruptRunError,
     RunInfo,
     RunStore,
@@ -307,6 +306,14 @@ def model_run() -> RunInfo | None:
     return resolved.info if resolved is not None else None
 
 
+def _drop_choice(*, from_url: bool) -> None:
+    """Forget a run choice that no longer resolves: the URL's ``?run=``, or the session's."""
+    if from_url:
+        _set_param(RUN_PARAM, None)
+    else:
+        st.session_state[ACTIVE_RUN_KEY] = None
+
+
 def active_run() -> RunInfo | None:
     """The active run of this workspace: this session's choice, else the URL's ``?run=`` (a
     refresh, a shared link), else the newest run of the workspace with a saved model. A
@@ -322,11 +329,7 @@ def active_run() -> RunInfo | None:
             if class_model_run() is not None:
                 set_active_run(CLASS_CHOICE)
                 return None
-            # Gone (deleted, broken): drop the choice; the sidebar says why.
-            if from_url:
-                _set_param(RUN_PARAM, None)
-            else:
-                st.session_state[ACTIVE_RUN_KEY] = None
+            _drop_choice(from_url=from_url)  # gone (deleted, broken); the sidebar says why
             continue
         try:
             run = store.get(run_id)
@@ -335,10 +338,7 @@ def active_run() -> RunInfo | None:
         if run is not None and (run.is_usable or not from_url):
             set_active_run(run.run_id)  # also puts it back in the URL after a page switch
             return run
-        if from_url:
-            _set_param(RUN_PARAM, None)
-        else:
-            st.session_state[ACTIVE_RUN_KEY] = None
+        _drop_choice(from_url=from_url)
     for run in store.list_runs():
         if run.is_usable:
             set_active_run(run.run_id)
@@ -385,6 +385,14 @@ def active_model():
     return model
 
 
+def active_model_and_run():
+    """(:func:`active_model`, :func:`model_run`) for the pages that use a model: the run is
+    read after the model, because a class model that does not load falls back to the
+    workspace's own run. Returns (keras.Model or None, RunInfo or None)."""
+    model = active_model()
+    return model, model_run()
+
+
 def model_problem(run: RunInfo | None) -> str | None:
     """Why ``run``'s saved model could not be loaded in this session (None: it was not refused)."""
     problem = st.session_state.get(MODEL_PROBLEM_KEY)
@@ -400,7 +408,7 @@ def job_finished_rerun(job: TrainingJob) -> None:
     if not job.done or st.session_state.get(JOB_SEEN_DONE_KEY) == job.run_id:
         return
     st.session_state[JOB_SEEN_DONE_KEY] = job.run_id
-    if job.status in (FINISHED, STOPPED):
+    if job.status in COMPLETED_STATUSES:
         try:
             usable = job.store.get(job.run_id).is_usable
         except (KeyError, CorruptRunError):  # deleted or broken meanwhile
@@ -416,6 +424,12 @@ def job_needs_live_view(job: TrainingJob | None) -> bool:
     return job is not None and (not job.done or st.session_state.get(JOB_SEEN_DONE_KEY) != job.run_id)
 
 
+def job_and_snapshot():
+    """This session's job and a snapshot of it, or ``(None, None)``: what a live view reads."""
+    job = current_job()
+    return (job, job.snapshot()) if job is not None else (None, None)
+
+
 def job_is_queued(job: TrainingJob | None) -> bool:
     return job is not None and job.snapshot().status == QUEUED
 
@@ -425,10 +439,9 @@ def queued_view(*, key: str) -> None:
     """This session's job waits for a free slot: its place and Stop, looked at every
     ``QUEUE_REFRESH_S``; when its turn comes (or it was stopped) the whole page reruns
     into the live view."""
-    job = current_job()
+    job, snap = job_and_snapshot()
     if job is None:
         return
-    snap = job.snapshot()
     if snap.status != QUEUED:
         st.rerun()
     st.info(f"Waiting for a free training slot: place {snap.queue_place or 1} in the queue. "
@@ -449,10 +462,9 @@ def job_view(live_view, *, key: str) -> None:
 
 @st.fragment(run_every=LIVE_REFRESH_S)
 def _compact_live(key: str) -> None:
-    job = current_job()
+    job, snap = job_and_snapshot()
     if job is None:
         return
-    snap = job.snapshot()
     st.progress(snap.history.fraction, text=snap.progress_line)
     st.button("Stop", key=f"{key}_stop", on_click=job.stop, disabled=job.stop_requested or snap.done)
     job_finished_rerun(job)

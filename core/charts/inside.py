@@ -110,6 +110,13 @@ def _heatmap_grid(
 # --------------------------------------------------------------------------- weights
 
 
+def _weight_grid(images: np.ndarray, titles: Sequence[str], *, columns: int, cell: int) -> go.Figure:
+    """Signed weights (N, H, W), one square each, on one colour scale symmetric around 0."""
+    m = _limit(images)
+    return _heatmap_grid(images, titles, columns=columns, colorscale=DIVERGING, zmin=-m, zmax=m, zmid=0,
+                         cell=cell, colorbar_title="weight")
+
+
 def weight_images_figure(images: np.ndarray, unit_indices: Sequence[int], *, columns: int = 5) -> go.Figure:
     """First-layer weights (U, H, W), one square per unit (titled with its index), on one shared scale."""
     images = np.asarray(images)
@@ -118,9 +125,7 @@ def weight_images_figure(images: np.ndarray, unit_indices: Sequence[int], *, col
     units = [int(k) for k in unit_indices]
     if len(units) != len(images):
         raise ValueError(f"{len(images)} images but {len(units)} unit indices")
-    m = _limit(images)
-    return _heatmap_grid(images, [f"unit {k}" for k in units], columns=columns, colorscale=DIVERGING,
-                         zmin=-m, zmax=m, zmid=0, cell=130, colorbar_title="weight")
+    return _weight_grid(images, [f"unit {k}" for k in units], columns=columns, cell=130)
 
 
 def output_weights_figure(kernel: np.ndarray, bias: np.ndarray, *, class_names: Sequence[str] | None = None
@@ -155,9 +160,7 @@ def conv_filters_figure(filters: np.ndarray, *, columns: int = 8) -> go.Figure:
     filters = np.asarray(filters)
     if filters.ndim != 3:
         raise ValueError(f"filters must be (F, height, width), got shape {filters.shape}")
-    m = _limit(filters)
-    return _heatmap_grid(filters, [f"{i}" for i in range(len(filters))], columns=columns, colorscale=DIVERGING,
-                         zmin=-m, zmax=m, zmid=0, cell=70, colorbar_title="weight")
+    return _weight_grid(filters, [f"{i}" for i in range(len(filters))], columns=columns, cell=70)
 
 
 # --------------------------------------------------------------------------- activations
