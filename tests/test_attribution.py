@@ -9,17 +9,17 @@ from core import attribution
 from core.model import PRESETS, build_model, model_input
 from core.preprocess import one_hot
 
-TRAIN_SLICE = 6000  # 5 epochs x 60 steps = 300 SGD steps
+TRAIN_SLICE = 6000  # real MNIST: 5 epochs x 60 steps = 300 SGD steps (the offline stand-in has fewer images)
 
 
 @pytest.fixture(scope="module")
-def trained_book(mnist):
+def trained_book(digits):
     from core import fastfit
 
     config = PRESETS["Book"].replace(learning_rate=0.5)
     model = build_model(config)
-    x = model_input(config, mnist.x_train[:TRAIN_SLICE])
-    fastfit.fit(model, x, one_hot(mnist.y_train[:TRAIN_SLICE]), batch_size=100, epochs=5, seed=0)
+    x = model_input(config, digits.x_train[:TRAIN_SLICE])
+    fastfit.fit(model, x, one_hot(digits.y_train[:TRAIN_SLICE]), batch_size=100, epochs=5, seed=0)
     return model
 
 
@@ -30,11 +30,11 @@ def probability(model, image, class_index):
     return float(np.asarray(model(x, training=False))[0, class_index])
 
 
-def test_integrated_gradients_add_up_to_the_change_in_probability(trained_book, mnist):
+def test_integrated_gradients_add_up_to_the_change_in_probability(trained_book, digits):
     explainer = attribution.Attributor(trained_book)
     checked = 0
     for i in range(8):
-        image, label = mnist.x_test[i], int(mnist.y_test[i])
+        image, label = digits.x_test[i], int(digits.y_test[i])
         ig = attribution.integrated_gradients(explainer, image, class_index=label)
         assert ig.shape == (28, 28) and ig.dtype == np.float32
         change = probability(trained_book, image, label) - probability(trained_book, np.zeros((28, 28), np.uint8), label)
@@ -46,18 +46,18 @@ def test_integrated_gradients_add_up_to_the_change_in_probability(trained_book, 
     assert checked >= 5
 
 
-def test_a_baseline_other_than_black(trained_book, mnist):
-    image, base = mnist.x_test[0], mnist.x_test[1]
-    label = int(mnist.y_test[0])
+def test_a_baseline_other_than_black(trained_book, digits):
+    image, base = digits.x_test[0], digits.x_test[1]
+    label = int(digits.y_test[0])
     ig = attribution.integrated_gradients(trained_book, image, class_index=label, baseline=base, steps=100)
     change = probability(trained_book, image, label) - probability(trained_book, base, label)
     assert ig.sum() == pytest.approx(change, rel=0.05, abs=0.01)
 
 
-def test_gradient_x_input_is_the_gradient_times_the_pixels(trained_book, mnist):
+def test_gradient_x_input_is_the_gradient_times_the_pixels(trained_book, digits):
     import tensorflow as tf
 
-    image, label = mnist.x_test[0], int(mnist.y_test[0])
+    image, label = digits.x_test[0], int(digits.y_test[0])
     x = tf.constant(image.reshape(1, 784).astype(np.float32) / 255.0)
     with tf.GradientTape() as tape:
         tape.watch(x)
