@@ -186,20 +186,24 @@ def layer_outputs_model(model):
     extractor = keras.Model(inputs=inputs, outputs=outputs, name="layer_outputs")
     extractor.traced_layers = tuple((layer.name, _kind(layer)) for layer in layers)
     extractor.source_layers = tuple(layers)
-    extractor.compiled_call = _compiled_call(extractor)
+    extractor.compiled_call = compiled_call(extractor)
     return extractor
 
 
-def _compiled_call(extractor):
-    """The extractor as one traced graph: an eager call walks the layers op by op in
-    Python (measured ~5x slower on the CNN for one image)."""
+def compiled_call(model):
+    """The Keras model's inference call as one traced graph: (B, *input) float32 -> its outputs.
+
+    Any batch size, one trace (the signature's batch axis is None). An eager call
+    walks the layers op by op in Python (measured ~5x slower on the CNN for one
+    image, ~2x for the 2,000 images of a test-set map).
+    """
     import tensorflow as tf
 
-    spec = tf.TensorSpec((None, *tuple(extractor.input_shape)[1:]), tf.float32)
+    spec = tf.TensorSpec((None, *tuple(model.input_shape)[1:]), tf.float32)
 
     @tf.function(input_signature=[spec])
     def call(x):
-        return extractor([x], training=False)
+        return model([x], training=False)
 
     return call
 

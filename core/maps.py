@@ -22,9 +22,10 @@ import numpy as np
 from core.preprocess import model_input
 
 DEFAULT_N = 2000
-#: Images per forward call: a direct model call (no ``predict`` tf.data pipeline,
-#: measured 6x slower on the Book for 2,000 images) in slices that keep the CNN's
-#: (N, 26, 26, 32) feature maps small.
+#: Images per forward call: one traced call (core.inside.compiled_call; no ``predict``
+#: tf.data pipeline, measured 6x slower on the Book for 2,000 images, and no eager
+#: op-by-op call, 2x slower on the CNN) in slices that keep the CNN's (N, 26, 26, 32)
+#: feature maps small (43 MB a slice); 250-1,000 measured the same, 2,000 slower.
 FORWARD_BATCH = 500
 
 
@@ -83,12 +84,17 @@ def sample_indices(n_items: int, *, n: int = DEFAULT_N, seed: int = 0) -> np.nda
 def pca_2d(features: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(N, D) features -> ((N, 2) coordinates float32, (2,) explained variance ratios)."""
     from sklearn.decomposition import PCA
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
     features = np.asarray(features, dtype=np.float32).reshape(len(features), -1)
     if features.shape[1] < 2:
         raise ValueError(f"a 2-D map needs at least 2 features per image, got {features.shape[1]}")
     pca = PCA(n_components=2, random_state=seed)
-    xy = pca.fit_transform(features)
+    # One BLAS thread: on a busy server (TensorFlow's threads, other sessions) OpenBLAS's
+    # threads wait on each other; measured on 2 cores under load: 2,000 x 784 pixels
+    # 32 ms median with one thread against 102 ms (spikes to 2 s) with two.
+    with threadpool_limits(limits=1, user_api="blas"):
+        xy = pca.fit_transform(features)
     return xy.astype(np.float32), pca.explained_variance_ratio_.astype(np.float32)
 
 
@@ -107,15 +113,33 @@ def pixel_map(images, *, n: int = DEFAULT_N, seed: int = 0) -> PixelMap:
 
 
 def hidden_and_output_model(model):
-    """A ``keras.Model``: the model's input -> (first Dense layer's output, the model's output)."""
+    """A ``keras.Model``: the model's input -> (first Dense layer's output, the model's output).
+
+    It has ``hidden_layer_name`` and ``compiled_call`` (one traced graph, any batch size).
+    """
     import keras
+
+    from core.inside import compiled_call
 
     dense = [layer for layer in getattr(model, "layers", ()) if type(layer).__name__ == "Dense"]
     if not dense:
         raise ValueError("the model has no Dense layer to map")
     both = keras.Model(inputs=model.inputs, outputs=[dense[0].output, model.outputs[0]], name="hidden_and_output")
     both.hidden_layer_name = dense[0].name
+    both.compiled_call = compiled_call(both)
     return both
+
+
+def hidden_and_probabilities(both, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x (N, *input) float32 -> (first Dense layer's output (N, units), probabilities (N, classes)).
+
+    ``both``: a :func:`hidden_and_output_model`; its traced call runs on slices of
+    FORWARD_BATCH images (traced once, on the first slice).
+    """
+    parts = [both.compiled_call(x[i : i + FORWARD_BATCH]) for i in range(0, len(x), FORWARD_BATCH)]
+    hidden = np.concatenate([np.asarray(h) for h, _ in parts])
+    probs = np.concatenate([np.asarray(p) for _, p in parts])
+    return hidden, probs
 
 
 def test_set_map(
@@ -140,9 +164,7 @@ def test_set_map(
         raise ValueError("pixels is the pixel_map of another sample (pass the same images, n and seed)")
     both = hidden_and_output_model(model)
     x = model_input(images[indices], input_shape=model.input_shape)
-    parts = [both([x[i : i + FORWARD_BATCH]], training=False) for i in range(0, len(x), FORWARD_BATCH)]
-    hidden = np.concatenate([np.asarray(h) for h, _ in parts])
-    probs = np.concatenate([np.asarray(p) for _, p in parts])
+    hidden, probs = hidden_and_probabilities(both, x)
     hidden_xy, hidden_explained = pca_2d(hidden, seed=seed)
     return TestSetMap(
         indices=indices,

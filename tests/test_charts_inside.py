@@ -128,5 +128,8 @@ def test_pca_scatter_pair():
             points += len(trace.x)
     assert points == 2 * n
     assert "15%" in fig.layout.annotations[0].text and "50%" in fig.layout.annotations[1].text
+    # A click selects its point; in dragmode "select" a click reports an empty selection
+    # (tests/test_evaluate_browser.py clicks a point in Chromium).
+    assert fig.layout.clickmode == "event+select" and fig.layout.dragmode == "zoom"
     with pytest.raises(ValueError, match="expected raw_xy"):
         charts.pca_scatter_figure(raw[:5], hidden, labels=labels, predicted=predicted, indices=indices)

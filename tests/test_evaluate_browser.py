@@ -131,3 +131,77 @@ def test_one_click_book_training_then_evaluation(evaluate_app, page):
     page.get_by_text("finished 5 epochs").first.wait_for()
     page.get_by_text("The same as").first.wait_for()
     assert "Traceback" not in server.log()
+
+
+#: The map chart's points in viewport pixels, read from plotly's own axes
+#: (``l2p`` + the axis offset + the graph div's position): for every point of the
+#: right panel (the hidden layer), its test index, label and distance to its nearest
+#: neighbour on screen, so the test clicks a point no other marker covers.
+MAP_POINTS_JS = """skip => {
+    const gd = [...document.querySelectorAll('.js-plotly-plot')]
+        .find(g => g._fullData && g._fullData.length === 20 && g._fullLayout.xaxis2);
+    if (!gd) return null;
+    const rect = gd.getBoundingClientRect(), ax = gd._fullLayout.xaxis2, ay = gd._fullLayout.yaxis2;
+    const points = [];
+    gd._fullData.forEach((t, curve) => {
+        if (t.xaxis !== 'x2') return;
+        const xs = Array.from(t.x), ys = Array.from(t.y);
+        xs.forEach((x, k) => points.push({
+            curve, k, index: t.customdata[k][0], label: t.customdata[k][1],
+            x: rect.left + ax._offset + ax.l2p(x), y: rect.top + ay._offset + ay.l2p(ys[k]),
+        }));
+    });
+    let best = null;
+    for (const p of points) {
+        if (p.index === skip) continue;
+        let nearest = Infinity;
+        for (const q of points) if (q !== p) nearest = Math.min(nearest, Math.hypot(p.x - q.x, p.y - q.y));
+        if (!best || nearest > best.nearest) best = {...p, nearest, count: points.length};
+    }
+    return best;
+}"""
+
+
+def test_click_a_map_point_opens_that_image_in_the_inspector(evaluate_app, page, tmp_path):
+    """A real click on a point of the PCA map (the hidden-layer panel) sets "Test item i"
+    and the layer-by-layer inspector to that test image."""
+    server, y_test = evaluate_app["server"], evaluate_app["y_test"]
+    page.goto(server.url)
+    page.get_by_text("MNIST Playground").first.wait_for()
+    page.goto(f"{server.url}/evaluate?ws={WORKSPACE}")
+    wait_for_app(page)
+    page.get_by_text("The test set as a map").first.wait_for(timeout=120_000)
+    default = f"x_test[{11}] through the network, layer by layer"  # pages/evaluate.py BOOK_TEST_ITEM
+    page.get_by_text(default).first.wait_for(timeout=120_000)
+    # The map's graph div, drawn with its 20 traces (10 classes x 2 panels).
+    page.wait_for_function(MAP_POINTS_JS, arg=11)
+    page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .find(g => g._fullData && g._fullData.length === 20).scrollIntoView({block: 'center'})""")
+    wait_for_app(page)
+    point = page.evaluate(MAP_POINTS_JS, 11)
+    assert point["count"] == 2000, point
+    assert point["nearest"] >= 4, f"no point of the map stands clear of the others: {point}"
+    index, label = int(point["index"]), int(point["label"])
+    assert label == int(y_test[index]), point  # the chart's customdata names the right image
+
+    page.mouse.move(point["x"], point["y"])
+    # The point under the pointer answers the hover with its own test index.
+    page.wait_for_function(
+        "text => [...document.querySelectorAll('.hoverlayer')].some(e => e.textContent.includes(text))",
+        arg=f"test image {index}: true {label},",
+    )
+    page.mouse.click(point["x"], point["y"])
+
+    page.get_by_text(f"x_test[{index}] through the network, layer by layer").first.wait_for()
+    wait_for_app(page)
+    assert page.get_by_role("spinbutton", name="Test item i").input_value() == str(index)
+    # The inspector's picture is titled with the index and the true label (an SVG title).
+    page.wait_for_function(
+        "text => [...document.querySelectorAll('.gtitle')].some(e => e.textContent === text)",
+        arg=f"x_test[{index}] · label {label}",
+    )
+    page.evaluate("""text => [...document.querySelectorAll('.gtitle')].find(e => e.textContent === text)
+        .scrollIntoView({block: 'center'})""", f"x_test[{index}] · label {label}")
+    page.screenshot(path=str(tmp_path / "evaluate_map_click.png"))
+    assert page.get_by_text(default).count() == 0
+    assert "Traceback" not in server.log() and "Error" not in page.inner_text("body")

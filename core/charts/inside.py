@@ -306,5 +306,8 @@ def pca_scatter_figure(
     fig.update_xaxes(title="PC 1", zeroline=False)
     fig.update_yaxes(title="PC 2", zeroline=False)
     fig.update_layout(height=480, legend={"title": {"text": "true class"}, "itemsizing": "constant"},
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, clickmode="event+select", dragmode="select")
+                      # dragmode "zoom", not "select": in select mode a click starts an empty box
+                      # and plotly reports an empty selection (a click opened nothing, measured in
+                      # Chromium); in zoom mode a click selects its point and a drag zooms in.
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, clickmode="event+select", dragmode="zoom")
     return fig
