@@ -350,6 +350,9 @@ def main() -> None:
     model, class_names, dataset = model_section()
     quick_send(key="draw_quick_send")
     canvas_section(model, tuple(class_names), dataset.name)
+    # Built once per dataset for the whole server (seconds: a PCA of 10,000 images), after the
+    # canvas is on screen: not in the first stroke's rerun, where a class drawing at once waited.
+    nearest_index(dataset.name)
 
 
 main()
