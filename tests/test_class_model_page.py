@@ -135,6 +135,7 @@ def test_a_class_model_file_that_does_not_load_falls_back_on_the_page(root):
     assert "Model: **my own book**" in captions(at)
 
 
+@pytest.mark.slow  # a fresh interpreter in a subprocess
 def test_home_with_a_class_model_does_not_import_tensorflow(root):
     # A fresh interpreter: this one has loaded TensorFlow for other tests.
     script = ("import sys\nfrom streamlit.testing.v1 import AppTest\n"
