@@ -17,9 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import threading
+
 import numpy as np
 
 from core.preprocess import model_input
+
+#: Serialises the one-BLAS-thread limit of pca_2d (see there).
+_BLAS_LIMIT_LOCK = threading.Lock()
 
 DEFAULT_N = 2000
 #: Images per forward call: one traced call (core.inside.compiled_call; no ``predict``
@@ -93,7 +98,9 @@ def pca_2d(features: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     # One BLAS thread: on a busy server (TensorFlow's threads, other sessions) OpenBLAS's
     # threads wait on each other; measured on 2 cores under load: 2,000 x 784 pixels
     # 32 ms median with one thread against 102 ms (spikes to 2 s) with two.
-    with threadpool_limits(limits=1, user_api="blas"):
+    # The limit is process-wide (threadpoolctl sets and restores it): one map at a time, so two
+    # sessions' saves and restores cannot interleave and leave BLAS on one thread for good.
+    with _BLAS_LIMIT_LOCK, threadpool_limits(limits=1, user_api="blas"):
         xy = pca.fit_transform(features)
     return xy.astype(np.float32), pca.explained_variance_ratio_.astype(np.float32)
 

@@ -294,6 +294,7 @@ def test_a_queued_training_shows_its_place_and_a_stop_button_not_the_live_view(e
         _wait = time.monotonic() + 30
         while job.snapshot().queue_place != 1 and time.monotonic() < _wait:
             time.sleep(0.05)  # polling for the state, bounded
+        assert job.snapshot().queue_place == 1
         at = train_page_with(job)
         assert not at.exception, [e.value for e in at.exception]
         assert any("place 1 in the queue" in e.value for e in at.info)

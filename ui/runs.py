@@ -431,7 +431,12 @@ def job_and_snapshot():
 
 
 def job_is_queued(job: TrainingJob | None) -> bool:
-    return job is not None and job.snapshot().status == QUEUED
+    """Waiting in line for a slot (a job that has just started, before its worker asked for
+    one, has no place yet: it gets the live view, which moves on within 0.75 s)."""
+    if job is None:
+        return False
+    snap = job.snapshot()
+    return snap.status == QUEUED and snap.queue_place is not None
 
 
 @st.fragment(run_every=QUEUE_REFRESH_S)
@@ -449,7 +454,7 @@ def queued_view(*, key: str) -> None:
             "processor); the others wait their turn, first come, first served.",
             icon=":material/hourglass_top:")
     st.button("Stop", key=f"{key}_stop", on_click=job.stop, icon=":material/stop_circle:",
-              disabled=job.stop_requested, help="Leave the queue; nothing is trained or kept.")
+              disabled=job.stop_requested, help="Leave the queue; nothing is trained (the run is listed as stopped).")
 
 
 def job_view(live_view, *, key: str) -> None:
