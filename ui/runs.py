@@ -450,7 +450,7 @@ def queued_view(*, key: str) -> None:
     if snap.status != QUEUED:
         st.rerun()
     st.info(f"Waiting for a free training slot: place {snap.queue_place or 1} in the queue. "
-            f"The server trains at most {max_trainings()} networks at once (they share its "
+            f"The server trains at most {max_trainings()} network{'s' if max_trainings() != 1 else ''} at once (they share its "
             "processor); the others wait their turn, first come, first served.",
             icon=":material/hourglass_top:")
     st.button("Stop", key=f"{key}_stop", on_click=job.stop, icon=":material/stop_circle:",
