@@ -6,6 +6,11 @@ the rest as the book's 2x2 table, and ``model.predict`` on one test image.
 
 The test set is predicted once per model (kept in st.session_state under the
 run id); every widget on this page then only slices those arrays.
+
+Three tabs that run lazily (``st.tabs(on_change="rerun")``): only the open one's
+sections are computed and drawn, so the map or the layer-by-layer inspector does
+not wait for (nor slow) the matrix's gallery and attributions. The open tab is in
+the URL (``bind="query-params"``), so a refresh keeps it.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ MAP_KEY = "evaluate_map"
 MAP_STAGE_KEY = "evaluate_map_stage"
 MAP_N = 2000
 AFTER, BEFORE = "after training", "before training (the same network, untrained)"
+TAB_KEY = "evaluate_tab"
+SCORES_TAB, MAP_TAB, IMAGE_TAB = "Scores and mistakes", "The test set as a map", "One image, layer by layer"
 
 
 def _select_cell(true_class: int, pred_class: int) -> None:
@@ -421,6 +428,7 @@ def _open_map_point() -> None:
     index = ui_inside.selected_test_index(st.session_state.get(MAP_KEY), test_map) if test_map else None
     if index is not None:
         st.session_state[ITEM_KEY] = index
+        st.session_state[TAB_KEY] = IMAGE_TAB  # the inspector is in its own tab
 
 
 def map_section(run, model, ds, names: list) -> None:
@@ -429,7 +437,8 @@ def map_section(run, model, ds, names: list) -> None:
     st.markdown(
         f"{MAP_N:,} test images, each a point: on the left placed by its raw pixels, on the right by what "
         "the network's first hidden layer makes of it. Training pulls the classes apart on the right; "
-        "compare with the same network before training. **Click a point** to open that image below."
+        "compare with the same network before training. **Click a point** to open that image in "
+        f"*{IMAGE_TAB}*."
     )
     stage = st.radio("Network", (AFTER, BEFORE), key=MAP_STAGE_KEY, horizontal=True)
     checkpoint = ui_inside.checkpoint_stamp(run)
@@ -475,24 +484,32 @@ def main() -> None:
     ds = _dataset_of(run)
     if ds is None:
         return
+    names = list(ds.class_names)
+    about_section(run, ds)
+    scores, test_map, one_image = st.tabs([SCORES_TAB, MAP_TAB, IMAGE_TAB], key=TAB_KEY, on_change="rerun",
+                                          bind="query-params")
+    if test_map.open:
+        with test_map:  # needs no predictions of the whole test set: its own forward pass on 2,000
+            map_section(run, model, ds, names)
+        return
     probs = _probabilities(run, model, ds)
     if probs is None:
         return
-    names = list(ds.class_names)
     y_test = np.asarray(ds.y_test)
+    if one_image.open:
+        with one_image:
+            prediction_section(ds, y_test, probs, names)
+            inside_section(model, ds, names)
+        return
     y_pred = probs.argmax(axis=1)
     counts = ev.confusion(y_test, y_pred, n_classes=len(names))
-
-    about_section(run, ds)
-    test_accuracy = evaluate_section(run, y_test, probs)
-    matrix_section(y_test, y_pred, counts, names, test_accuracy)
-    gallery = cell_section(ds, y_test, probs, names)
-    cell_attribution_section(model, ds, y_test, probs, names, gallery)
-    per_class_section(y_test, y_pred, names)
-    one_vs_rest_section(counts, names)
-    map_section(run, model, ds, names)
-    prediction_section(ds, y_test, probs, names)
-    inside_section(model, ds, names)
+    with scores:
+        test_accuracy = evaluate_section(run, y_test, probs)
+        matrix_section(y_test, y_pred, counts, names, test_accuracy)
+        gallery = cell_section(ds, y_test, probs, names)
+        cell_attribution_section(model, ds, y_test, probs, names, gallery)
+        per_class_section(y_test, y_pred, names)
+        one_vs_rest_section(counts, names)
 
 
 main()

@@ -142,3 +142,15 @@ def plotly_array(value) -> np.ndarray:
         shape = value.get("shape")
         return flat.reshape([int(s) for s in str(shape).split(",")]) if shape else flat
     return np.asarray(value)
+
+
+def mosaic_tiles(z) -> list[np.ndarray]:
+    """The pictures of a mosaic heatmap (core.charts.inside), row by row: cut at its all-NaN rows and columns."""
+    z = np.asarray(z, dtype=float)
+
+    def runs(filled):  # (start, stop) of each run of True
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], filled.astype(int), [0]])))
+        return list(zip(edges[::2], edges[1::2]))
+
+    return [z[r0:r1, c0:c1] for r0, r1 in runs(~np.isnan(z).all(axis=1)) for c0, c1 in runs(~np.isnan(z).all(axis=0))
+            if not np.isnan(z[r0:r1, c0:c1]).all()]

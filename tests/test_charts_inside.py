@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from helpers import mosaic_tiles
 import plotly.graph_objects as go
 import pytest
 
@@ -15,6 +16,11 @@ def heatmaps(fig):
     return [t for t in fig.data if isinstance(t, go.Heatmap)]
 
 
+def tiles(fig) -> list[np.ndarray]:
+    (trace,) = heatmaps(fig)
+    return mosaic_tiles(trace.z)
+
+
 def test_every_builder_has_a_caption():
     builders = [name for name in dir(charts) if name.endswith("_figure") and callable(getattr(charts, name))]
     assert sorted(builders) == sorted(charts.CAPTIONS)
@@ -25,14 +31,14 @@ def test_weight_images_grid():
     images = RNG.normal(size=(10, 28, 28)).astype(np.float32)
     images[3, 0, 0] = -9.0  # the largest |weight| sets both limits
     fig = charts.weight_images_figure(images, list(range(10)))
-    maps = heatmaps(fig)
-    assert len(maps) == 10 and len(fig.data) == 10
-    for k, trace in enumerate(maps):
-        np.testing.assert_array_equal(np.asarray(trace.z), images[k])
-        assert trace.zmid == 0 and trace.zmin == -9.0 and trace.zmax == 9.0
-        assert trace.colorscale == go.Heatmap(colorscale="RdBu").colorscale
+    (trace,) = fig.data  # one mosaic: one trace, one colour bar
+    pictures = tiles(fig)
+    assert len(pictures) == 10
+    for k, picture in enumerate(pictures):
+        np.testing.assert_allclose(picture, images[k], rtol=1e-6)
+    assert trace.zmid == 0 and trace.zmin == -9.0 and trace.zmax == 9.0
+    assert trace.colorscale == go.Heatmap(colorscale="RdBu").colorscale
     assert [a.text for a in fig.layout.annotations] == [f"unit {k}" for k in range(10)]
-    assert sum(bool(t.showscale) for t in maps) == 1
     with pytest.raises(ValueError, match="unit indices"):
         charts.weight_images_figure(images, [0, 1])
 
@@ -53,10 +59,10 @@ def test_output_weights_heatmap_has_the_bias_row():
 def test_conv_filters_grid():
     filters = RNG.normal(size=(32, 3, 3))
     fig = charts.conv_filters_figure(filters)
-    maps = heatmaps(fig)
-    assert len(maps) == 32
-    np.testing.assert_array_equal(np.asarray(maps[31].z), filters[31])
-    assert all(t.zmid == 0 for t in maps)
+    pictures = tiles(fig)
+    assert len(pictures) == 32
+    np.testing.assert_allclose(pictures[31], filters[31])
+    assert fig.data[0].zmid == 0
 
 
 def test_activation_bars():
@@ -83,10 +89,9 @@ def test_feature_maps_show_the_most_active_channels():
     maps = np.zeros((26, 26, 32), np.float32)
     maps[:, :, [2, 30]] = 1.0
     fig = charts.feature_maps_figure(maps, max_maps=2)
-    traces = heatmaps(fig)
     assert [a.text for a in fig.layout.annotations] == ["filter 2", "filter 30"]
-    np.testing.assert_array_equal(np.asarray(traces[1].z), maps[:, :, 30])
-    assert len(heatmaps(charts.feature_maps_figure(maps, max_maps=40))) == 32
+    np.testing.assert_array_equal(tiles(fig)[1], maps[:, :, 30])
+    assert len(charts.feature_maps_figure(maps, max_maps=40).layout.annotations) == 32
 
 
 def test_saliency_overlay():

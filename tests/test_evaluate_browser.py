@@ -163,16 +163,16 @@ MAP_POINTS_JS = """skip => {
 
 
 def test_click_a_map_point_opens_that_image_in_the_inspector(evaluate_app, page, tmp_path):
-    """A real click on a point of the PCA map (the hidden-layer panel) sets "Test item i"
-    and the layer-by-layer inspector to that test image."""
+    """A real click on a point of the PCA map (the hidden-layer panel) opens the inspector's tab
+    with "Test item i" and the layer-by-layer view set to that test image."""
     server, y_test = evaluate_app["server"], evaluate_app["y_test"]
     page.goto(server.url)
     page.get_by_text("MNIST Playground").first.wait_for()
     page.goto(f"{server.url}/evaluate?ws={WORKSPACE}")
     wait_for_app(page)
-    page.get_by_text("The test set as a map").first.wait_for(timeout=120_000)
     default = f"x_test[{11}] through the network, layer by layer"  # pages/evaluate.py BOOK_TEST_ITEM
-    page.get_by_text(default).first.wait_for(timeout=120_000)
+    page.get_by_role("tab", name="The test set as a map").click(timeout=120_000)
+    page.get_by_role("heading", name="The test set as a map").wait_for(timeout=120_000)
     # The map's graph div, drawn with its 20 traces (10 classes x 2 panels).
     page.wait_for_function(MAP_POINTS_JS, arg=11)
     page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
@@ -194,6 +194,8 @@ def test_click_a_map_point_opens_that_image_in_the_inspector(evaluate_app, page,
 
     page.get_by_text(f"x_test[{index}] through the network, layer by layer").first.wait_for()
     wait_for_app(page)
+    assert page.get_by_role("tab", name="One image, layer by layer").get_attribute("aria-selected") == "true"
+    assert "evaluate_tab=One" in page.url  # the open tab is in the URL: a refresh keeps it
     assert page.get_by_role("spinbutton", name="Test item i").input_value() == str(index)
     # The inspector's picture is titled with the index and the true label (an SVG title).
     page.wait_for_function(

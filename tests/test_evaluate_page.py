@@ -37,9 +37,18 @@ def digits_run(tmp_path_factory, digits):
                 y_test=np.asarray(digits.y_test), real=not digits.is_standin)
 
 
+IMAGE_TAB = "One image, layer by layer"  # pages/evaluate.py's tabs
+
+
 def open_evaluate(*, run_id: str | None, session: dict | None = None) -> AppTest:
     state = {"active_run_id": run_id} if run_id else {}
     return open_app(EVALUATE, query={"ws": WORKSPACE}, session={**state, **(session or {})})
+
+
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Switch the page's lazy tabs (what a click on the tab does) and rerun."""
+    at.session_state["evaluate_tab"] = label
+    return at.run()
 
 
 def plotly_spec(at: AppTest, index: int = 0) -> dict:
@@ -92,7 +101,11 @@ def test_numbers_matrix_and_inspector(run_env):
     assert round(correct / n_test, 4) == round(run["accuracy"], 4)
     assert any("The same as" in s.value for s in at.success)
 
+    # The matrix tab runs alone: the inspector's tab is not computed until opened.
+    assert not at.get("number_input")
     # The inspector on item 11 (a 6 in the book).
+    open_tab(at, IMAGE_TAB)
+    assert not at.exception
     assert at.number_input(key="evaluate_item").value == 11
     label = int(y_true[11])
     if run["real"]:
@@ -178,8 +191,9 @@ def test_predictions_are_computed_once_per_model(run_env, monkeypatch):
     calls = []
     real = ev.predict_probabilities
     monkeypatch.setattr(ev, "predict_probabilities", lambda *a, **k: calls.append(1) or real(*a, **k))
-    at.number_input(key="evaluate_item").set_value(0).run()
     at.selectbox(key="evaluate_true").set_value(1).run()
+    open_tab(at, IMAGE_TAB)
+    at.number_input(key="evaluate_item").set_value(0).run()
     assert not at.exception
     assert calls == []  # later reruns only slice the kept predictions
     assert "print(predictions[0])" in code(at)
@@ -228,8 +242,6 @@ def test_fashion_mnist_class_names(monkeypatch, tmp_path):
         at = open_evaluate(run_id=run_id, session={"evaluate_true": 9, "evaluate_pred": 9,
                                                    "evaluate_item": 5000})
         assert not at.exception
-        assert at.number_input(key="evaluate_item").value == 199
-        assert "print(predictions[199])" in code(at)
         spec = plotly_spec(at)
         assert spec["layout"]["xaxis"]["ticktext"] == list(FASHION_NAMES)
         assert spec["layout"]["yaxis"]["ticktext"] == list(FASHION_NAMES)
@@ -239,6 +251,10 @@ def test_fashion_mnist_class_names(monkeypatch, tmp_path):
         assert "predicted as **Ankle boot**" in markdown(at) or "No test image of a **Ankle boot**" in " ".join(
             i.value for i in at.info)
         assert list(report_table(at)["class"]) == list(FASHION_NAMES)
+        open_tab(at, IMAGE_TAB)
+        assert not at.exception
+        assert at.number_input(key="evaluate_item").value == 199
+        assert "print(predictions[199])" in code(at)
     finally:
         st.cache_resource.clear()
 

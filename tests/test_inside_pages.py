@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pytest
 
-from helpers import open_app, plotly_array, save_finished_run
+from helpers import mosaic_tiles, open_app, plotly_array, save_finished_run
 from strokes import DrawingSpec, render_spec
 from test_draw_page import canvas_state
 
@@ -130,33 +130,43 @@ def test_draw_shows_a_cnns_feature_maps(env):
     assert "(MaxPooling2D)" in markdown
 
 
+MAP_TAB, IMAGE_TAB = "The test set as a map", "One image, layer by layer"  # pages/evaluate.py's tabs
+
+
 def test_evaluate_shows_the_map_the_inspector_layers_and_the_cell_saliency(env):
+    # the first tab: the confusion-cell gallery explains its chosen image; the map is not computed
     at = open_app("pages/evaluate.py", query={"ws": WORKSPACE}, session={"active_run_id": env["run_id"]})
+    assert at.selectbox(key="evaluate_cell_item").value is not None
+    assert any("What made it say" in m for m in texts(at, "markdown"))
+    assert not any("The test set as a map" in h for h in texts(at, "header"))
+    # the map's tab
+    at.session_state["evaluate_tab"] = MAP_TAB
+    at.run()
     assert any("The test set as a map" in h for h in texts(at, "header"))
-    charts = specs(at)
-    scatter = next(s for s in charts if any(t.get("customdata") is not None and t.get("type") == "scatter"
-                                            and "test image" in t.get("hovertemplate", "") for t in s["data"]))
+    scatter = next(s for s in specs(at) if any(t.get("customdata") is not None and t.get("type") == "scatter"
+                                               and "test image" in t.get("hovertemplate", "") for t in s["data"]))
     points = sum(len(plotly_array(t["x"])) for t in scatter["data"]) // 2
     assert points == min(2000, len(env["probs"]))
-    # the inspector's image (x_test[11]) through the network
-    hidden = next(s for s in charts if any(t.get("name") == "z" for t in s["data"]) and
-                  len(bars(s, "z")) == 10 and "hidden unit" in json.dumps(s["layout"]))
-    assert hidden is not None
-    sums = [c for c in texts(at, "code") if c.startswith("z = ")]
-    assert sums
     # before training: the untrained twin's map
     at.radio(key="evaluate_map_stage").set_value(at.radio(key="evaluate_map_stage").options[1]).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(c.startswith("Before training") for c in texts(at, "caption"))
-    # the confusion-cell gallery explains its chosen image
-    assert at.selectbox(key="evaluate_cell_item").value is not None
-    assert any("What made it say" in m for m in texts(at, "markdown"))
+    # the inspector's image (x_test[11]) through the network
+    at.session_state["evaluate_tab"] = IMAGE_TAB
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    hidden = next(s for s in specs(at) if any(t.get("name") == "z" for t in s["data"]) and
+                  len(bars(s, "z")) == 10 and "hidden unit" in json.dumps(s["layout"]))
+    assert hidden is not None
+    sums = [c for c in texts(at, "code") if c.startswith("z = ")]
+    assert sums
 
 
 def test_evaluate_inspector_sum_equals_numpy(env, digits):
     i = 5
     at = open_app("pages/evaluate.py", query={"ws": WORKSPACE},
-                  session={"active_run_id": env["run_id"], "evaluate_item": i, "evaluate_inside_unit": 7})
+                  session={"active_run_id": env["run_id"], "evaluate_item": i, "evaluate_inside_unit": 7,
+                           "evaluate_tab": IMAGE_TAB})
     x, z1, a1, _, _ = numpy_trace(env["model"], np.asarray(digits.x_test[i]))
     sums = [c for c in texts(at, "code") if c.startswith("z = ")]
     assert sums[0].endswith(f"= {z1[7]:.3f};  a = sigmoid({z1[7]:.3f}) = {a1[7]:.3f}")
@@ -165,7 +175,8 @@ def test_evaluate_inspector_sum_equals_numpy(env, digits):
 def test_clicking_a_map_point_opens_it_in_the_inspector(env):
     from ui.inside import selected_test_index
 
-    at = open_app("pages/evaluate.py", query={"ws": WORKSPACE}, session={"active_run_id": env["run_id"]})
+    at = open_app("pages/evaluate.py", query={"ws": WORKSPACE},
+                  session={"active_run_id": env["run_id"], "evaluate_tab": MAP_TAB})
     test_map = at.session_state["evaluate_map_shown"]
     chosen = int(test_map.indices[42])
     event = {"selection": {"points": [{"curve_number": 0, "point_index": 0, "customdata": [chosen, 0, 0]}]}}
@@ -204,7 +215,8 @@ def test_the_train_page_shows_a_finished_runs_weights_and_the_books_log_after_a_
     charts = specs(at)
     kernel = env["model"].layers[0].kernel.numpy()
     weights = next(s for s in charts if any("unit 0" in str(a.get("text")) for a in s["layout"].get("annotations", [])))
-    np.testing.assert_allclose(plotly_array(weights["data"][2]["z"]), kernel[:, 2].reshape(28, 28), atol=1e-6)
+    np.testing.assert_allclose(mosaic_tiles(plotly_array(weights["data"][0]["z"]))[2], kernel[:, 2].reshape(28, 28),
+                               atol=1e-6)
     output = next(s for s in charts if any(t.get("y") and "bias" in list(t.get("y")) for t in s["data"]))
     assert plotly_array(output["data"][0]["z"]).shape == (11, 10)
     captions = texts(at, "caption")

@@ -173,8 +173,10 @@ def gallery_figure(
         """A vertical paper domain from a distance (pixels) below the top."""
         return [1 - (top_px + size_px) / height, 1 - top_px / height]
 
-    fig = go.Figure()
-    layout: dict = {}
+    # Traces, axes and titles collected, then one Figure: adding 36 traces and 72 axes one
+    # at a time cost 0.6-1 s of the Evaluate page's rerun (each add re-validates the layout).
+    traces: list[dict] = []
+    layout: dict = {"annotations": []}
     for pos in range(k):
         r, c = divmod(pos, per_row)
         x_domain = [c / per_row + GALLERY_COLUMN_GAP, (c + 1) / per_row - GALLERY_COLUMN_GAP]
@@ -182,13 +184,13 @@ def gallery_figure(
         img_axis, bar_axis = 2 * pos + 1, 2 * pos + 2
         p = probs[pos]
         j = int(np.argmax(p))
-        fig.add_trace(go.Heatmap(
-            z=images[pos], colorscale=BINARY, zmin=0, zmax=255, showscale=False,
+        traces.append(dict(
+            type="heatmap", z=images[pos], colorscale=BINARY, zmin=0, zmax=255, showscale=False,
             hoverinfo="skip", xaxis=f"x{img_axis}", yaxis=f"y{img_axis}",
         ))
-        fig.add_trace(go.Bar(
-            x=list(range(n)), y=p, marker_color=bar_colours(p, true_class=true_class), customdata=names,
-            hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
+        traces.append(dict(
+            type="bar", x=list(range(n)), y=p, marker_color=bar_colours(p, true_class=true_class),
+            customdata=names, hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
             xaxis=f"x{bar_axis}", yaxis=f"y{bar_axis}",
         ))
         layout[f"xaxis{img_axis}"] = dict(domain=x_domain, visible=False, constrain="domain",
@@ -206,16 +208,15 @@ def gallery_figure(
             domain=band(top + GALLERY_TITLE_PX + GALLERY_IMAGE_PX, GALLERY_BARS_PX),
             range=[0, 1], visible=False, anchor=f"x{bar_axis}", fixedrange=True,
         )
-        fig.add_annotation(
+        layout["annotations"].append(dict(
             text=f"x_test[{int(indices[pos])}]<br>{names[j]} {p[j]:.2f}",
             x=(x_domain[0] + x_domain[1]) / 2, y=1 - top / height, xref="paper", yref="paper",
             xanchor="center", yanchor="top", showarrow=False, font={"size": 11, "color": TITLE_COLOR},
-        )
-    fig.update_layout(
-        **layout, height=height + 10, showlegend=False, bargap=0.15,
+        ))
+    return go.Figure(data=traces, layout=dict(
+        layout, height=height + 10, showlegend=False, bargap=0.15,
         margin={"l": 5, "r": 5, "t": 5, "b": 5}, plot_bgcolor="white",
-    )
-    return fig
+    ))
 
 
 def per_class_figure(names: Sequence[str], precision, recall, f1) -> go.Figure:
