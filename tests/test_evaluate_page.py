@@ -277,3 +277,11 @@ def test_run_without_stored_scores_is_scored_from_predictions(run_env):
     assert metrics["Test accuracy"] == pytest.approx(run["accuracy"], abs=1.5e-4)
     assert any("computed here from the predictions" in c.value for c in at.caption)
     assert any("The same as" in s.value for s in at.success)
+
+
+@pytest.mark.parametrize("tab", ["<b>nope</b>", "x" * 5000, ""])
+def test_a_tab_the_page_does_not_have_opens_the_first(run_env, tab):
+    """?evaluate_tab= is the client's to send: a hostile or stale value opens the first tab, no error."""
+    at = open_app(EVALUATE, query={"ws": WORKSPACE, "evaluate_tab": tab},
+                  session={"active_run_id": run_env["run_id"]})
+    assert {m.label for m in at.metric} >= {"Test loss", "Test accuracy"}

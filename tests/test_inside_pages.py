@@ -234,3 +234,21 @@ def test_the_books_printed_log_is_a_reference_line_on_the_curves():
     reference = [t for t in fig.data if t.name == book.REFERENCE_NAME]
     assert [list(t.y) for t in reference] == [list(book.BOOK.loss), list(book.BOOK.accuracy)]
     assert list(reference[0].x) == [1, 2, 3, 4, 5]
+
+
+def test_a_rerun_shows_the_same_images_layers_without_computing_them_again(env, monkeypatch):
+    from core.attribution import DrawingExplainer
+
+    calls = []
+    real = DrawingExplainer.explain
+    monkeypatch.setattr(DrawingExplainer, "explain", lambda self, image: calls.append(1) or real(self, image))
+    at = open_app("pages/evaluate.py", query={"ws": WORKSPACE},
+                  session={"active_run_id": env["run_id"], "evaluate_tab": IMAGE_TAB})
+    assert len(calls) == 1
+    first = [c for c in texts(at, "code") if c.startswith("z = ")]
+    at.selectbox(key="evaluate_inside_unit").set_value(3).run()  # another unit of the same image
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(calls) == 1  # remembered for this model, image and session
+    assert [c for c in texts(at, "code") if c.startswith("z = ")] != first
+    at.number_input(key="evaluate_item").set_value(12).run()  # another image: computed
+    assert len(calls) == 2
