@@ -105,13 +105,22 @@ def _split(x, y, validation_split: float):
     return (x[:split_at], y[:split_at]), (x[split_at:], y[split_at:])
 
 
+def _is_tensor(value) -> bool:
+    return type(value).__module__.startswith("tensorflow")
+
+
+def _as_array(value, dtype=None):
+    """A TensorFlow tensor as it is (core.prepared's shared ones: no copy), anything else as a NumPy array."""
+    return value if _is_tensor(value) else np.asarray(value, dtype)
+
+
 def _validate(x, y, batch_size, epochs, validation_split):
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if x.ndim < 2:
-        raise ValueError(f"x must be (N, ...) samples, got shape {x.shape}")
-    if y.ndim != 2:
-        raise ValueError(f"y must be one-hot (N, classes), got shape {y.shape}")
+    x = _as_array(x)
+    y = _as_array(y)
+    if len(x.shape) < 2:
+        raise ValueError(f"x must be (N, ...) samples, got shape {tuple(x.shape)}")
+    if len(y.shape) != 2:
+        raise ValueError(f"y must be one-hot (N, classes), got shape {tuple(y.shape)}")
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
     if len(x) == 0:
@@ -218,14 +227,15 @@ def evaluate(model, x, y, *, batch_size: int = MIN_EVAL_BATCH) -> dict[str, floa
 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    x = np.asarray(x, np.float32)
-    y = np.asarray(y, np.float32)
+    x = _as_array(x, np.float32)
+    y = _as_array(y, np.float32)
     if len(x) == 0 or len(x) != len(y):
         raise ValueError(f"x and y must hold the same number (> 0) of samples, got {len(x)} and {len(y)}")
     x_spec = tf.TensorSpec([None, *x.shape[1:]], tf.float32)
     y_spec = tf.TensorSpec([None, *y.shape[1:]], tf.float32)
     run = _traced(model, "evaluate", x_spec, y_spec)
-    loss_sum, correct = run(tf.convert_to_tensor(x), tf.convert_to_tensor(y), tf.constant(batch_size, tf.int32))
+    loss_sum, correct = run(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(y, tf.float32),
+                            tf.constant(batch_size, tf.int32))
     return {"loss": float(loss_sum.numpy() / len(x)), "accuracy": float(correct.numpy() / len(x))}
 
 
@@ -246,7 +256,7 @@ def fit(
     Parameters
     ----------
     model : compiled ``keras.Model`` (loss on one-hot labels, e.g. categorical_crossentropy).
-    x : (N, ...) float32 samples, e.g. (N, 784) or (N, 28, 28, 1).
+    x : (N, ...) float32 samples, e.g. (N, 784) or (N, 28, 28, 1); NumPy or a TensorFlow tensor.
     y : (N, classes) one-hot labels.
     batch_size, epochs : as in ``model.fit``.
     validation_split : the last fraction of x/y is held out (as ``model.fit`` does).

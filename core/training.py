@@ -25,7 +25,6 @@ import numpy as np
 
 from core import config as settings
 from core import fastfit
-from core.preprocess import one_hot
 from core.queue import TrainingQueue, register, training_queue, unregister
 from core.runs import DIVERGED, FAILED, FINAL_STATUSES, FINISHED, QUEUED, RUNNING, STOPPED, RunStore
 
@@ -347,12 +346,13 @@ class TrainingJob(_Status):
         finally:
             unregister(self)
 
-    def _prepare(self, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from core.model import model_input
+    def _prepare(self, images: np.ndarray, labels: np.ndarray):
+        """(x, y) tensors for this network, shared with every training of the same split (core.prepared)."""
+        from core.model import input_shape_for
+        from core.prepared import prepared_splits
 
-        if self.limit is not None:
-            images, labels = images[: self.limit], labels[: self.limit]
-        return model_input(self.config, images), one_hot(labels)
+        input_shape = (None, *input_shape_for(self.config, tuple(images.shape[1:])))
+        return prepared_splits().get(images, labels, limit=self.limit, input_shape=input_shape)
 
     def _train(self) -> None:
         from core.model_pool import model_pool

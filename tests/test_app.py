@@ -84,12 +84,14 @@ def test_dataset_page_does_not_import_tensorflow(digits_env):
 def test_the_first_page_starts_the_tensorflow_warm_up(digits_env):
     stdout = run_app_in_fresh_python(
         "from core import warmup",
-        "thread = warmup.start(); thread.join(300)",
+        "thread = warmup.start(); thread.join(300)  # app.py started it, with the sidebar's dataset",
         "from core.model_pool import model_pool",
-        "print('tensorflow' in sys.modules, sum(len(v) for v in model_pool()._idle.values()))",
+        "from core.prepared import prepared_splits",
+        "print('tensorflow' in sys.modules, sum(len(v) for v in model_pool()._idle.values()), prepared_splits().prepared)",
         warm_up=True, timeout=400,
     )
-    assert stdout.split()[-2:] == ["True", "1"]  # Keras loaded, a traced Book model waiting
+    # Keras loaded, a traced Book model waiting, the dataset's two splits prepared as its input
+    assert stdout.split()[-3:] == ["True", "1", "2"]
 
 
 def test_offline_standin_is_shown_and_explained(monkeypatch, tmp_path):
