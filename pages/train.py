@@ -194,9 +194,8 @@ def script_section(config: ModelConfig, dataset_name: str) -> None:
     )
 
 
-def training_section(store, job, config: ModelConfig | None) -> None:
-    """The live view while this session's job trains, else the result of the run to show
-    (before any run: the book's printed curves, which a Book run is drawn over)."""
+def training_section(store, job) -> None:
+    """The live view while this session's job trains, else the result of the run to show."""
     if ui_runs.job_needs_live_view(job):
         st.subheader("Training", anchor=False)
         ui_runs.job_view(_live_view, key=K + "queue")
@@ -208,22 +207,6 @@ def training_section(store, job, config: ModelConfig | None) -> None:
                 active_id=active.run_id if active is not None else None)
         _curves_of(store, run)
         weights_section(store, run)
-    elif config is not None and (reference := _reference(config.name)) is not None:
-        book_curves_section(reference, epochs=int(config.epochs))
-
-
-def book_curves_section(reference, *, epochs: int) -> None:
-    """The book's printed log as the curves a first Book run is drawn over. (Also loads the
-    browser's chart code before the first press, not after it: 1-2 s of a first training here.)"""
-    _, logs = reference
-    st.subheader("What the book's run looked like", anchor=False)
-    chart_with_table(
-        training_curves_figure(batch_steps=[], batch_logs={}, epochs=[], epoch_logs={}, steps_per_epoch=1,
-                               total_epochs=max(epochs, len(logs["loss"])), reference=reference),
-        epoch_rows(range(len(logs["loss"])), logs), key=K + "book_curves",
-    )
-    st.caption("The dotted lines: the loss and accuracy the book printed after each of its epochs. Press "
-               "**Train**: your run's curves are drawn over them as it learns.")
 
 
 def weights_section(store, run: RunInfo) -> None:
@@ -249,7 +232,7 @@ def main() -> None:
     if config is not None:
         with script_col:
             script_section(config, dataset.name)
-    training_section(store, job, config)
+    training_section(store, job)
     if config is not None:
         network_section(config, tuple(dataset.x_train.shape[1:]))
     runs_section(store)
