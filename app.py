@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import warmup
 from ui.a11y import projector_toggle
-from ui.data import current_dataset, dataset_picker
+from ui.data import dataset_picker
 from ui.lesson import available_steps
 from ui.lesson_link import lesson
 from ui.profile import display_name_box
@@ -30,7 +30,7 @@ with st.sidebar:
     for link in pages:
         st.page_link(link)
 lesson()  # a lesson link's settings, kept for the session (and in the URL) from the first page on
-dataset_picker()
+dataset = dataset_picker()
 # The teacher's Class page may be on the projector: no workspace id in its sidebar.
 sidebar_status(show_workspace=page.url_path != "class")
 display_name_box()
@@ -41,4 +41,4 @@ page.run()
 # TensorFlow loads (and the Book model traces) in the background once the first page
 # is on screen (importing it holds the interpreter lock for seconds at a time, so not
 # before): the first student to press Train does not wait for it. Once per process.
-warmup.start(dataset=current_dataset())  # its splits prepared as the Book's input, as a training would
+warmup.start(dataset=dataset)  # its splits prepared as the Book's input, as a training would

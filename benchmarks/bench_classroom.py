@@ -513,8 +513,9 @@ def main() -> None:
                 room.close()
             print(json.dumps(result), flush=True)
             results.append(result)
+    judged = [r["meets_target"] for r in results if r["meets_target"] is not None]  # --sessions 0 judges none
     print(json.dumps({"benchmark": "classroom", "sessions": args.sessions,
-                      "meets_targets": all(r["meets_target"] for r in results if r["meets_target"] is not None)}))
+                      "meets_targets": all(judged) if judged else None}))
 
 
 if __name__ == "__main__":

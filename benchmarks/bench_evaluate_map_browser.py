@@ -17,8 +17,9 @@ tabs (new sessions), the script times from opening ``/evaluate`` to
 The first tab also pays the raw-pixel PCA (cached per server) and TensorFlow's
 first calls. ``floor_s``: the same map figure (computed here, saved as JSON) on a bare
 Streamlit page (``st.plotly_chart`` and nothing else) opened the same way in the same
-run: what this browser and machine need to fetch plotly.js and draw 2,000 x 2 points. ``--app-dir`` runs another checkout of the app (e.g. an exported older
-commit) for a before/after on the same machine. Prints ONE JSON line (seconds).
+run: what this browser and machine need to fetch plotly.js and draw 2,000 x 2 points.
+``--app-dir`` runs another checkout of the app (one with the tabbed Evaluate page, from
+22b6b5c on) for a before/after on the same machine. Prints ONE JSON line (seconds).
 
     MNIST_PATH=/path/mnist.npz python benchmarks/bench_evaluate_map_browser.py [--tabs 3] [--app-dir DIR]
 """

@@ -229,6 +229,8 @@ def evaluate(model, x, y, *, batch_size: int = MIN_EVAL_BATCH) -> dict[str, floa
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     x = _as_array(x, np.float32)
     y = _as_array(y, np.float32)
+    if _is_tensor(x) or _is_tensor(y):
+        x, y = tf.cast(x, tf.float32), tf.cast(y, tf.float32)  # as np.asarray(..., float32) does
     if len(x) == 0 or len(x) != len(y):
         raise ValueError(f"x and y must hold the same number (> 0) of samples, got {len(x)} and {len(y)}")
     x_spec = tf.TensorSpec([None, *x.shape[1:]], tf.float32)
@@ -295,8 +297,8 @@ def fit(
     steps_per_epoch = math.ceil(n / batch_size)
     x_spec = tf.TensorSpec([None, *x.shape[1:]], tf.float32)
     y_spec = tf.TensorSpec([None, *y.shape[1:]], tf.float32)
-    x_all = tf.convert_to_tensor(x, tf.float32)
-    y_all = tf.convert_to_tensor(y, tf.float32)
+    x_all = tf.cast(x, tf.float32) if _is_tensor(x) else tf.convert_to_tensor(x, tf.float32)  # float32: as is
+    y_all = tf.cast(y, tf.float32) if _is_tensor(y) else tf.convert_to_tensor(y, tf.float32)
 
     train_chunk = _traced(model, "train", x_spec, y_spec)
     evaluate = _traced(model, "evaluate", x_spec, y_spec) if validation_data is not None else None

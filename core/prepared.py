@@ -30,35 +30,46 @@ class PreparedSplits:
         self.max_splits = max_splits
         self._lock = threading.Lock()
         self._kept: OrderedDict[tuple, tuple] = OrderedDict()
+        self._building: dict[tuple, threading.Lock] = {}  # one lock per split being (or once) prepared
         self.prepared = 0  # how many splits were converted (tests, benchmarks)
 
     def get(self, images: np.ndarray, labels: np.ndarray, *, limit: int | None = None, input_shape: tuple):
-        """(x, y) tensors: images (N, H, W) -> x shaped ``(N, *input_shape[1:])``, labels (N,) -> y (N, 10).
+        """(x, y) tensors: images (N, H, W) -> x (M, *input_shape[1:]), labels (N,) -> one-hot y (M, 10),
+        M = min(limit, N) (the first ``limit`` items; all when None).
 
-        ``limit``: only the first ``limit`` items. ``input_shape`` is ``model.input_shape``
-        (batch first, e.g. ``(None, 784)`` or ``(None, 28, 28, 1)``).
+        ``input_shape`` is ``model.input_shape`` (batch first, e.g. ``(None, 784)`` or
+        ``(None, 28, 28, 1)``). Two threads asking for the same split wait for one conversion.
         """
         import tensorflow as tf
 
         if images.ndim != 3 or labels.shape != (len(images),):
             raise ValueError(f"expected images (N, H, W) and labels (N,), got {images.shape} and {labels.shape}")
+        if limit is not None and (isinstance(limit, bool) or int(limit) < 1):
+            raise ValueError(f"limit must be a positive number of items or None, got {limit!r}")
+        per_item = tuple(int(d) for d in tuple(input_shape)[1:])
+        if int(np.prod(per_item)) != images.shape[1] * images.shape[2]:
+            raise ValueError(f"the input shape {tuple(input_shape)} does not hold {images.shape[1]}x{images.shape[2]} "
+                             "images")
         key = (id(images), id(labels), limit)
         with self._lock:
-            entry = self._kept.get(key)
-            if entry is not None and entry[0] is images and entry[1] is labels:  # the ids are still theirs
-                self._kept.move_to_end(key)
-            else:
-                entry = None
-        if entry is None:
-            stop = len(images) if limit is None else int(limit)
-            flat = model_input(images[:stop], input_shape=(None, images.shape[1] * images.shape[2]))
-            entry = (images, labels, tf.convert_to_tensor(flat), tf.convert_to_tensor(one_hot(labels[:stop])))
+            building = self._building.setdefault(key, threading.Lock())
+        with building:  # one conversion per split; a second caller finds it kept
             with self._lock:
-                self._kept[key] = entry
-                self.prepared += 1
-                while len(self._kept) > self.max_splits:
-                    self._kept.popitem(last=False)
-        per_item = tuple(int(d) for d in tuple(input_shape)[1:])
+                entry = self._kept.get(key)
+                if entry is not None and entry[0] is images and entry[1] is labels:  # the ids are still theirs
+                    self._kept.move_to_end(key)
+                else:
+                    entry = None
+            if entry is None:
+                stop = len(images) if limit is None else int(limit)
+                flat = model_input(images[:stop], input_shape=(None, images.shape[1] * images.shape[2]))
+                entry = (images, labels, tf.convert_to_tensor(flat), tf.convert_to_tensor(one_hot(labels[:stop])))
+                with self._lock:
+                    self._kept[key] = entry
+                    self.prepared += 1
+                    while len(self._kept) > self.max_splits:
+                        old, _ = self._kept.popitem(last=False)
+                        self._building.pop(old, None)
         x = entry[2] if len(per_item) == 1 else tf.reshape(entry[2], (-1, *per_item))  # a view, no copy
         return x, entry[3]
 

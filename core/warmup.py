@@ -21,7 +21,7 @@ _STARTED: list[threading.Thread] = []  # the one warm-up thread of this process,
 log = logging.getLogger(__name__)
 
 
-def start(dataset=None) -> threading.Thread | None:
+def start(*, dataset=None) -> threading.Thread | None:
     """Start the warm-up once per process (None when ``PLAYGROUND_WARM_UP=0``).
 
     ``dataset``: a core.data.Dataset whose training and test splits are then prepared

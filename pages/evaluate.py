@@ -55,6 +55,9 @@ MAP_STAGE_KEY = "evaluate_map_stage"
 MAP_N = 2000
 AFTER, BEFORE = "after training", "before training (the same network, untrained)"
 TAB_KEY = "evaluate_tab"
+#: The tabs run lazily, so a tab's widgets are not drawn while another is open; Streamlit would
+#: then forget them (the cell, the test item, the toggle...). persist_state keeps them for the session.
+SESSION = "session"
 SCORES_TAB, MAP_TAB, IMAGE_TAB = "Scores and mistakes", "The test set as a map", "One image, layer by layer"
 
 
@@ -220,7 +223,7 @@ def matrix_section(y_test: np.ndarray, y_pred: np.ndarray, counts: np.ndarray, n
     left, right = st.columns([1.5, 1])
     with right:
         normalized = st.toggle(
-            "Normalise each row by its true class", key=NORMALIZE_KEY,
+            "Normalise each row by its true class", key=NORMALIZE_KEY, persist_state=SESSION,
             help="Shares instead of counts: each row then sums to 1 and the diagonal is each class's recall.",
         )
         st.subheader("Accuracy from the matrix")
@@ -263,8 +266,10 @@ def cell_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list):
     n_classes = len(names)
     st.subheader("The images in one cell")
     c1, c2 = st.columns(2)
-    true_class = c1.selectbox("True class", range(n_classes), format_func=names.__getitem__, key=TRUE_KEY)
-    pred_class = c2.selectbox("Predicted class", range(n_classes), format_func=names.__getitem__, key=PRED_KEY)
+    true_class = c1.selectbox("True class", range(n_classes), format_func=names.__getitem__, key=TRUE_KEY,
+                              persist_state=SESSION)
+    pred_class = c2.selectbox("Predicted class", range(n_classes), format_func=names.__getitem__, key=PRED_KEY,
+                              persist_state=SESSION)
     gallery = ev.cell_gallery(y_test, probs, true_class=true_class, pred_class=pred_class, limit=GALLERY_LIMIT)
     if gallery.count == 0:
         st.info(f"No test image of a **{names[true_class]}** was predicted as **{names[pred_class]}**.")
@@ -298,7 +303,7 @@ def cell_attribution_section(model, ds, y_test: np.ndarray, probs: np.ndarray, n
     indices = [int(i) for i in gallery.indices]
     if st.session_state.get(CELL_ITEM_KEY) not in indices:  # another cell was picked
         st.session_state[CELL_ITEM_KEY] = indices[0]
-    i = st.selectbox("Explain one image of this cell", indices, key=CELL_ITEM_KEY,
+    i = st.selectbox("Explain one image of this cell", indices, key=CELL_ITEM_KEY, persist_state=SESSION,
                      format_func=lambda k: f"x_test[{k}]")
     predicted, true_class = int(np.argmax(probs[i])), int(y_test[i])
     ui_inside.attribution_section(model, ds.x_test[i], predicted=predicted, true_class=true_class,
@@ -353,6 +358,7 @@ def one_vs_rest_section(counts: np.ndarray, names: list) -> None:
     )
     positive = st.selectbox(
         "Positive class", range(len(names)), format_func=names.__getitem__, key=ONE_VS_REST_KEY,
+        persist_state=SESSION,
     )
     t = ev.one_vs_rest(counts, positive)
     p = names[positive]
@@ -384,7 +390,7 @@ def prediction_section(ds, y_test: np.ndarray, probs: np.ndarray, names: list) -
     st.session_state.setdefault(ITEM_KEY, BOOK_TEST_ITEM)
     _clamp(ITEM_KEY, n_test - 1)  # e.g. item 5000 of MNIST, then a run with 360 test images
     i = int(st.columns([1, 3])[0].number_input(
-        "Test item i", min_value=0, max_value=n_test - 1, step=1, key=ITEM_KEY,
+        "Test item i", min_value=0, max_value=n_test - 1, step=1, key=ITEM_KEY, persist_state=SESSION,
         help=f"Any index into x_test (0 … {n_test - 1}); the book looks at item {BOOK_TEST_ITEM}.",
     ))
     vector = probs[i]
@@ -440,7 +446,7 @@ def map_section(run, model, ds, names: list) -> None:
         "compare with the same network before training. **Click a point** to open that image in "
         f"*{IMAGE_TAB}*."
     )
-    stage = st.radio("Network", (AFTER, BEFORE), key=MAP_STAGE_KEY, horizontal=True)
+    stage = st.radio("Network", (AFTER, BEFORE), key=MAP_STAGE_KEY, persist_state=SESSION, horizontal=True)
     checkpoint = ui_inside.checkpoint_stamp(run)
     try:
         if stage == AFTER:
@@ -486,10 +492,10 @@ def main() -> None:
         return
     names = list(ds.class_names)
     about_section(run, ds)
-    scores, test_map, one_image = st.tabs([SCORES_TAB, MAP_TAB, IMAGE_TAB], key=TAB_KEY, on_change="rerun",
+    scores, map_tab, one_image = st.tabs([SCORES_TAB, MAP_TAB, IMAGE_TAB], key=TAB_KEY, on_change="rerun",
                                           bind="query-params")
-    if test_map.open:
-        with test_map:  # needs no predictions of the whole test set: its own forward pass on 2,000
+    if map_tab.open:
+        with map_tab:  # needs no predictions of the whole test set: its own forward pass on 2,000
             map_section(run, model, ds, names)
         return
     probs = _probabilities(run, model, ds)

@@ -285,3 +285,21 @@ def test_a_tab_the_page_does_not_have_opens_the_first(run_env, tab):
     at = open_app(EVALUATE, query={"ws": WORKSPACE, "evaluate_tab": tab},
                   session={"active_run_id": run_env["run_id"]})
     assert {m.label for m in at.metric} >= {"Test loss", "Test accuracy"}
+
+
+def test_a_students_choices_survive_switching_tabs(run_env):
+    """The tabs run lazily (a closed tab's widgets are not drawn): the choices are kept anyway."""
+    at = open_evaluate(run_id=run_env["run_id"])
+    at.selectbox(key="evaluate_true").set_value(4).run()
+    at.selectbox(key="evaluate_pred").set_value(9).run()
+    at.toggle(key="evaluate_normalize").set_value(True).run()
+    open_tab(at, IMAGE_TAB)
+    at.number_input(key="evaluate_item").set_value(42).run()
+    open_tab(at, "The test set as a map")
+    open_tab(at, IMAGE_TAB)
+    assert not at.exception
+    assert at.number_input(key="evaluate_item").value == 42
+    assert "print(predictions[42])" in code(at)
+    # and the first tab's choices, in a session that opens it again
+    assert (at.session_state["evaluate_true"], at.session_state["evaluate_pred"]) == (4, 9)
+    assert at.session_state["evaluate_normalize"] is True

@@ -56,3 +56,26 @@ def test_a_second_training_reads_the_first_ones_tensors(monkeypatch, tmp_path, d
         job = TrainingJob(PRESETS["Book"].replace(epochs=1, seed=seed), digits, store=store, limit=300).start()
         assert job.join(120) and job.status == "finished", job.error
     assert prepared_splits().prepared - before <= 2  # the training and the test split, once
+
+
+def test_a_bad_limit_or_shape_is_refused_early(digits):
+    splits = PreparedSplits()
+    for limit in (0, -5):
+        with pytest.raises(ValueError, match="limit must be a positive"):
+            splits.get(digits.x_test, digits.y_test, limit=limit, input_shape=(None, 784))
+    with pytest.raises(ValueError, match="does not hold"):
+        splits.get(digits.x_test, digits.y_test, input_shape=(None, 100))
+
+
+def test_two_threads_asking_at_once_share_one_conversion(digits):
+    import threading
+
+    splits = PreparedSplits()
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(
+        splits.get(digits.x_test, digits.y_test, input_shape=(None, 784))[0])) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert splits.prepared == 1 and all(r is results[0] for r in results)

@@ -70,11 +70,15 @@ def remembered(model, image: np.ndarray, what: tuple, compute):
     kept: dict = st.session_state.setdefault(RESULTS_KEY, {})
     pixels = np.ascontiguousarray(image)
     key = (id(model), what, pixels.shape, str(pixels.dtype), hashlib.blake2b(pixels.tobytes(), digest_size=16).digest())
-    entry = kept.get(key)
+    entry = kept.pop(key, None)
     if entry is None or entry[0] is not model:  # the model is kept with it, so its id is not reused
+        # results of other models (an older checkpoint's object) go: they would keep it alive
+        for old in [k for k, (m, _) in kept.items() if m is not model]:
+            del kept[old]
         for old in list(kept)[: max(0, len(kept) - KEPT_RESULTS + 1)]:
             del kept[old]
-        entry = kept[key] = (model, compute())
+        entry = (model, compute())
+    kept[key] = entry  # last used last: the oldest goes first
     return entry[1]
 
 
@@ -199,6 +203,7 @@ def network_trace_section(model, image: np.ndarray, *, key: str, class_names):
     except ValueError:  # a CNN: its first Dense layer reads feature maps, not pixels
         return explained
     unit = st.selectbox(f"Open one hidden unit of {first.name}", range(int(first.values.size)), key=f"{key}_unit",
+                        persist_state="session",  # kept while Evaluate's inspector tab is closed
                         help="Its 784 weights, the input, their product and the sum, written out.")
     arithmetic = dense_unit_arithmetic(model, image, int(unit))
     st.plotly_chart(unit_arithmetic_figure(arithmetic.w, arithmetic.x, arithmetic.product,

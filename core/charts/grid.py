@@ -57,7 +57,8 @@ def grid_layout(
         x = dict(x_axis or {}, domain=_inside(left, left + width), anchor=f"y{k}")
         y = dict(y_axis or {}, domain=_inside(top - height, top), anchor=f"x{k}")
         if images:
-            x.update(showticklabels=False, ticks="", showline=False, showgrid=False, zeroline=False, constrain="domain")
+            x.update(showticklabels=False, ticks="", showline=False, showgrid=False, zeroline=False,
+                     constrain="domain")
             y.update(showticklabels=False, ticks="", showline=False, showgrid=False, zeroline=False, autorange="reversed",
                      scaleanchor=f"x{k}", constrain="domain")
         if shared_x and panel + 1 != bottom_left:

@@ -109,7 +109,8 @@ def _heatmap_grid(
     tiled, corners = mosaic(images, columns=columns, row_gap=row_gap, col_gap=max(1, round(w * 0.08)))
     height = rows * (cell + MOSAIC_TITLE_PX) + 40
     annotations = [
-        dict(text=title, x=left + (w - 1) / 2, y=top - 0.5, xref="x", yref="y", xanchor="center", yanchor="bottom",
+        # just inside the picture's top edge: plotly hides an annotation outside the axis range
+        dict(text=title, x=left + (w - 1) / 2, y=top - 0.45, xref="x", yref="y", xanchor="center", yanchor="bottom",
              showarrow=False, font={"size": 11})
         for title, (top, left) in zip(titles, corners)
     ]
