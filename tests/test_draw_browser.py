@@ -73,10 +73,23 @@ def settle(page, quiet_ms: int = 300) -> None:
 
 
 def canvas_origin(page) -> tuple[float, float]:
+    """The drawing canvas's top-left on the page. A rerun may replace the canvas element while it
+    is being scrolled to (seen under heavy load): then the new one is waited for and used."""
+    from playwright.sync_api import Error as PlaywrightError
+
     canvas = page.locator("canvas.upper-canvas").first
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    return box["x"], box["y"]
+    for attempt in range(5):
+        canvas.wait_for(state="attached")
+        try:
+            canvas.scroll_into_view_if_needed()
+            box = canvas.bounding_box()
+        except PlaywrightError as error:
+            if "not attached" not in str(error) or attempt == 4:
+                raise
+            continue
+        if box is not None:
+            return box["x"], box["y"]
+    raise AssertionError("the canvas never stayed on the page long enough to be measured")
 
 
 def draw_stroke(page, origin, path: np.ndarray) -> None:

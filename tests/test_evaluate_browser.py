@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from conftest import start_app, wait_for_app
 from core import evaluation as ev
@@ -196,7 +197,8 @@ def test_click_a_map_point_opens_that_image_in_the_inspector(evaluate_app, page,
     wait_for_app(page)
     assert page.get_by_role("tab", name="One image, layer by layer").get_attribute("aria-selected") == "true"
     assert "evaluate_tab=One" in page.url  # the open tab is in the URL: a refresh keeps it
-    assert page.get_by_role("spinbutton", name="Test item i").input_value() == str(index)
+    # the number box follows once the page has drawn the new tab (under load it can lag the heading)
+    expect(page.get_by_role("spinbutton", name="Test item i")).to_have_value(str(index))
     # The inspector's picture is titled with the index and the true label (an SVG title).
     page.wait_for_function(
         "text => [...document.querySelectorAll('.gtitle')].some(e => e.textContent === text)",
