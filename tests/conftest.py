@@ -189,3 +189,29 @@ def wait_for_app(page) -> None:
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
         timeout=60_000,
     )
+
+
+HOVER_LABEL_JS = (
+    "text => [...document.querySelectorAll('.hoverlayer')].some(e => e.textContent.includes(text))"
+)
+
+
+def hover_until_label(page, where, text: str, *, timeout_s: float = 90.0) -> tuple[float, float]:
+    """Point at ``where()`` (a callable giving viewport x, y) until plotly's hover label
+    contains ``text``; returns the position that answered.
+
+    A rerun that redraws the chart after the pointer arrived leaves no hover (plotly
+    answers mouse moves, not a pointer resting on a new graph), so the pointer steps off
+    and back, and the position is read again, until the label shows or time runs out.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        x, y = where()
+        page.mouse.move(x + 3, y + 3)
+        page.mouse.move(x, y)
+        try:
+            page.wait_for_function(HOVER_LABEL_JS, arg=text, timeout=3_000)
+            return x, y
+        except Exception:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no hover label with {text!r} within {timeout_s:.0f} s") from None

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from conftest import start_app, wait_for_app
+from conftest import hover_until_label, start_app, wait_for_app
 from core import evaluation as ev
 from helpers import train_and_save
 
@@ -81,13 +81,9 @@ def test_click_a_cell_shows_its_images(evaluate_app, page, tmp_path):
     expected_default = f"{first.count:,} test images of a {first.true_class} predicted as {first.pred_class}"
     page.get_by_text(expected_default).first.wait_for()
 
-    x, y = cell_centre(page, i, j)
-    page.mouse.move(x, y)
     # The cell under the pointer answers the hover (an SVG label: read its text).
-    page.wait_for_function(
-        "text => [...document.querySelectorAll('.hoverlayer')].some(e => e.textContent.includes(text))",
-        arg=f"true {i}, predicted {j}: {second.count} images",
-    )
+    x, y = hover_until_label(page, lambda: cell_centre(page, i, j),
+                             f"true {i}, predicted {j}: {second.count} images")
     page.mouse.click(x, y)
 
     page.get_by_text(f"{second.count:,} test images of a {i} predicted as {j}").first.wait_for()
@@ -185,12 +181,8 @@ def test_click_a_map_point_opens_that_image_in_the_inspector(evaluate_app, page,
     index, label = int(point["index"]), int(point["label"])
     assert label == int(y_test[index]), point  # the chart's customdata names the right image
 
-    page.mouse.move(point["x"], point["y"])
     # The point under the pointer answers the hover with its own test index.
-    page.wait_for_function(
-        "text => [...document.querySelectorAll('.hoverlayer')].some(e => e.textContent.includes(text))",
-        arg=f"test image {index}: true {label},",
-    )
+    hover_until_label(page, lambda: (point["x"], point["y"]), f"test image {index}: true {label},")
     page.mouse.click(point["x"], point["y"])
 
     page.get_by_text(f"x_test[{index}] through the network, layer by layer").first.wait_for()
