@@ -173,7 +173,7 @@ def test_set_map(
     x = model_input(images[indices], input_shape=model.input_shape)
     hidden, probs = hidden_and_probabilities(both, x)
     hidden_xy, hidden_explained = pca_2d(hidden, seed=seed)
-    return TestSetMap(
+    fields = dict(
         indices=indices,
         raw_xy=pixels.xy,
         hidden_xy=hidden_xy,
@@ -181,5 +181,7 @@ def test_set_map(
         predicted=np.asarray(probs).argmax(axis=1).astype(np.intp),
         raw_explained=pixels.explained,
         hidden_explained=hidden_explained,
-        hidden_layer=both.hidden_layer_name,
     )
+    for array in fields.values():
+        array.flags.writeable = False  # shareable between sessions
+    return TestSetMap(**fields, hidden_layer=both.hidden_layer_name)

@@ -452,12 +452,9 @@ def map_section(run, model, ds, names: list) -> None:
         if stage == AFTER:
             test_map = ui_inside.test_set_map(model, ds, ident=(run.run_id, checkpoint, ds.name, "trained"), n=MAP_N)
         else:
-            ident = (run.run_id, ds.name, "untrained")
-            if ident not in st.session_state.get(ui_inside.MAPS_KEY, {}):
-                untrained = ui_inside.untrained_model(run, tuple(ds.x_test.shape[1:]))
-            else:
-                untrained = None  # already mapped: not built again
-            test_map = ui_inside.test_set_map(untrained, ds, ident=ident, n=MAP_N)
+            # built only when this map is not known yet
+            test_map = ui_inside.test_set_map(lambda: ui_inside.untrained_model(run, tuple(ds.x_test.shape[1:])),
+                                              ds, ident=(run.run_id, ds.name, "untrained"), n=MAP_N)
     except ValueError as error:
         st.info(f"No map for this model: {error}")
         return

@@ -172,6 +172,32 @@ def test_evaluate_inspector_sum_equals_numpy(env, digits):
     assert sums[0].endswith(f"= {z1[7]:.3f};  a = sigmoid({z1[7]:.3f}) = {a1[7]:.3f}")
 
 
+def test_a_runs_map_is_computed_once_for_the_whole_server(env, monkeypatch):
+    """A second session (a refresh, another tab) of the same run gets the same read-only map:
+    no second forward pass or PCA; the untrained twin is built only for its first map."""
+    import core.maps
+    import ui.inside
+
+    computed = []
+    real = core.maps.test_set_map
+    monkeypatch.setattr(core.maps, "test_set_map", lambda *a, **k: computed.append(1) or real(*a, **k))
+    built = []
+    real_untrained = ui.inside.untrained_model
+    monkeypatch.setattr(ui.inside, "untrained_model", lambda *a: built.append(1) or real_untrained(*a))
+    ui.inside._shared_test_set_map.clear()
+    session = {"active_run_id": env["run_id"], "evaluate_tab": MAP_TAB}
+    first = open_app("pages/evaluate.py", query={"ws": WORKSPACE}, session=dict(session))
+    second = open_app("pages/evaluate.py", query={"ws": WORKSPACE}, session=dict(session))
+    assert not first.exception and not second.exception
+    shown = first.session_state["evaluate_map_shown"]
+    assert second.session_state["evaluate_map_shown"] is shown and computed == [1]
+    assert not any(getattr(shown, f).flags.writeable for f in ("indices", "raw_xy", "hidden_xy", "labels", "predicted"))
+    for at in (first, second):  # before training: the twin is built and mapped once
+        at.radio(key="evaluate_map_stage").set_value(at.radio(key="evaluate_map_stage").options[1]).run()
+        assert not at.exception, [e.value for e in at.exception]
+    assert computed == [1, 1] and built == [1]
+
+
 def test_clicking_a_map_point_opens_it_in_the_inspector(env):
     from ui.inside import selected_test_index
 

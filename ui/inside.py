@@ -36,6 +36,7 @@ RUN_WEIGHTS_KEY = "inside_run_weights"  # {(run id, checkpoint mtime): WeightPic
 LIVE_FIGURES_KEY = "inside_live_figures"  # ((run id, epoch), [figures]) of the live view
 MAPS_KEY = "inside_maps"  # {(run id, checkpoint, dataset, "trained"|"untrained"): TestSetMap}
 KEPT_MAPS = 4
+SHARED_MAPS = 32  # maps kept for the whole server (a few hundred kB each)
 MAP_FIGURES_KEY = "inside_map_figures"  # {id(TestSetMap): (map, class names, go.Figure)}
 CONFIG = {"displayModeBar": False}
 
@@ -260,15 +261,29 @@ def pixel_map(dataset_name: str, n: int):
 
 
 def test_set_map(model, ds, *, ident: tuple, n: int):
-    """The model's TestSetMap of ds's test images, once per session per ``ident``."""
-    from core.maps import test_set_map as compute
+    """The TestSetMap of ds's test images for ``model`` (a keras.Model, or a zero-argument
+    callable that builds one: called only when the map is not known yet), once per server
+    per ``ident``.
 
+    ``ident`` names the weights: (run id, checkpoint stamp, dataset, "trained") or
+    (run id, dataset, "untrained") (the untrained twin is built from the run's config and
+    seed, the same network every time). A map is read-only arrays, so sessions share it:
+    a refresh or a second tab of the same run shows the map without a forward pass or a PCA.
+    """
     kept: dict = st.session_state.setdefault(MAPS_KEY, {})
     if ident not in kept:
         for old in list(kept)[: max(0, len(kept) - KEPT_MAPS + 1)]:
             del kept[old]
-        kept[ident] = compute(model, ds.x_test, ds.y_test, n=n, pixels=pixel_map(ds.name, n))
+        kept[ident] = _shared_test_set_map(ident, n, ds.name, _model=model, _ds=ds)
     return kept[ident]
+
+
+@st.cache_resource(show_spinner=False, max_entries=SHARED_MAPS)
+def _shared_test_set_map(ident: tuple, n: int, dataset_name: str, *, _model, _ds):
+    from core.maps import test_set_map as compute
+
+    model = _model if hasattr(_model, "layers") else _model()  # a keras.Model, or what builds one
+    return compute(model, _ds.x_test, _ds.y_test, n=n, pixels=pixel_map(dataset_name, n))
 
 
 def untrained_model(run, image_shape: tuple[int, int]):
