@@ -134,18 +134,21 @@ class Prediction:
         return f"Prediction(digit={self.digit}, confidence={self.confidence:.3f}, sure={self.sure})"
 
 
-def predict_drawing(model, image28: np.ndarray) -> Prediction:
+def predict_drawing(model, image28: np.ndarray, *, call=None) -> Prediction:
     """Call a Keras model on one prepared (28, 28) drawing (floats in [0, 1]), shaped
     per its input_shape by :func:`core.preprocess.model_input`, as the test set is.
 
-    ``model(x, training=False)`` rather than ``model.predict``: one image, no
-    tf.data pipeline, a few milliseconds on every stroke.
+    ``call``: the model's traced inference, :func:`core.inside.compiled_call`
+    (the CNN on one image: ~6 ms instead of ~16 ms eagerly, measured in
+    benchmarks/bench_inside.py); None calls ``model(x, training=False)``. Never
+    ``model.predict``: one image needs no tf.data pipeline.
     """
     image28 = np.asarray(image28)
     if image28.ndim != 2:
         raise ValueError(f"predict_drawing expects one (28, 28) image, got shape {image28.shape}")
     x = model_input(image28[np.newaxis], input_shape=model.input_shape)
-    output = np.asarray(model(x, training=False), dtype=np.float64).reshape(-1)
+    output = call(x) if call is not None else model(x, training=False)
+    output = np.asarray(output, dtype=np.float64).reshape(-1)
     if output.ndim != 1 or output.size < 2:
         raise ValueError(f"expected one probability per class, got output of shape {output.shape}")
     if output.min() < 0 or abs(output.sum() - 1.0) > 1e-3:  # logits, not a softmax: convert

@@ -147,7 +147,7 @@ def training_offer_section(run) -> None:
 def prediction_section(model, stages, class_names, strokes: int) -> None:
     """The predicted class, how sure, and all probabilities as bars."""
     try:
-        prediction = predict_drawing(model, stages.centred28)
+        prediction = predict_drawing(model, stages.centred28, call=ui_inside.inference(model))
     except ValueError as error:
         st.error(f"This model cannot read a 28×28 drawing: {error}")
         return
@@ -353,6 +353,11 @@ def main() -> None:
     # Built once per dataset for the whole server (seconds: a PCA of 10,000 images), after the
     # canvas is on screen: not in the first stroke's rerun, where a class drawing at once waited.
     nearest_index(dataset.name)
+    if model is not None:  # the traced call's first use builds its graph: here, not in the first stroke
+        try:
+            predict_drawing(model, np.zeros((28, 28), np.float32), call=ui_inside.inference(model))
+        except ValueError:  # a model that cannot read drawings: the canvas section says so
+            pass
 
 
 main()

@@ -318,3 +318,17 @@ def test_prediction_reads_probabilities():
     assert "digit=2" in repr(sure) and "sure=True" in repr(sure)
     unsure = Prediction(np.full(10, 0.1))
     assert not unsure.sure and unsure.confidence < UNSURE_BELOW
+
+
+def test_the_traced_call_reads_a_drawing_as_the_model_does():
+    """The Draw page's traced inference (core.inside.compiled_call) gives the eager call's probabilities."""
+    from core.inside import compiled_call
+    from core.model import PRESETS, build_model
+
+    image = prepare_drawing(rgba_digit())
+    for preset in ("Book", "CNN"):
+        model = build_model(PRESETS[preset])
+        eager = predict_drawing(model, image)
+        traced = predict_drawing(model, image, call=compiled_call(model))
+        np.testing.assert_allclose(traced.probabilities, eager.probabilities, atol=1e-6)
+        assert traced.digit == eager.digit

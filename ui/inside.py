@@ -30,6 +30,7 @@ from core.charts.inside import (
 
 TOOLS_KEY = "inside_tools"  # {id(model): (model, DrawingExplainer)}
 KEPT_TOOLS = 3
+CALLS_KEY = "inside_calls"  # {id(model): (model, traced inference call)}
 RESULTS_KEY = "inside_results"  # {(id(model), what, image digest): (model, result)}
 KEPT_RESULTS = 12
 RUN_WEIGHTS_KEY = "inside_run_weights"  # {(run id, checkpoint mtime): WeightPictures}
@@ -49,17 +50,30 @@ def caption(figure_name: str) -> None:
 # --------------------------------------------------------------------------- per-model tools
 
 
-def explainer(model):
-    """The model's DrawingExplainer (every layer's output + gradients in one traced call), once per session."""
-    from core.attribution import DrawingExplainer
-
-    tools: dict = st.session_state.setdefault(TOOLS_KEY, {})
+def _per_model(key: str, model, build):
+    """``build(model)`` once per session and model (the last KEPT_TOOLS models)."""
+    tools: dict = st.session_state.setdefault(key, {})
     entry = tools.get(id(model))
     if entry is None or entry[0] is not model:  # the model is kept with it, so its id is not reused
         for old in list(tools)[: max(0, len(tools) - KEPT_TOOLS + 1)]:
             del tools[old]
-        entry = tools[id(model)] = (model, DrawingExplainer(model))
+        entry = tools[id(model)] = (model, build(model))
     return entry[1]
+
+
+def explainer(model):
+    """The model's DrawingExplainer (every layer's output + gradients in one traced call), once per session."""
+    from core.attribution import DrawingExplainer
+
+    return _per_model(TOOLS_KEY, model, DrawingExplainer)
+
+
+def inference(model):
+    """The model's traced inference call (core.inside.compiled_call), once per session:
+    what the Draw page asks after every stroke."""
+    from core.inside import compiled_call
+
+    return _per_model(CALLS_KEY, model, compiled_call)
 
 
 def remembered(model, image: np.ndarray, what: tuple, compute):

@@ -49,23 +49,23 @@ def histogram_figure(values: np.ndarray, *, title: str, bins: int = 32) -> go.Fi
 def strip_figure(vector: np.ndarray, *, title: str, row_length: int = 28) -> go.Figure:
     """A 784-long vector drawn as one strip; dotted lines mark where each image row starts."""
     vector = np.asarray(vector, dtype=float).ravel()
+    # One constructor with plain dicts (the Draw page builds this after every stroke).
     fig = go.Figure(
-        go.Heatmap(
-            z=vector[np.newaxis, :], colorscale=BINARY, zmin=0, zmax=max(1e-9, vector.max()),
+        data=[dict(
+            type="heatmap", z=vector[np.newaxis, :], colorscale=BINARY, zmin=0, zmax=max(1e-9, vector.max()),
             showscale=False, hovertemplate="index %{x}: %{z:.3f}<extra></extra>",
-        )
+        )],
+        layout=dict(
+            shapes=[
+                dict(type="line", x0=start - 0.5, x1=start - 0.5, y0=0, y1=1, yref="paper",
+                     line=dict(width=0.5, dash="dot", color="#bbbbbb"))
+                for start in range(row_length, vector.size, row_length)
+            ],
+            yaxis={"showticklabels": False},
+            xaxis={"title": {"text": f"index 0 … {vector.size - 1} (row r, column c → 28·r + c)"}},
+            title={"text": title}, height=150, margin=dict(l=10, r=10, t=40, b=40),
+        ),
     )
-    # One layout update with all row markers (add_vline per line is ~10 ms each).
-    fig.update_layout(
-        shapes=[
-            dict(type="line", x0=start - 0.5, x1=start - 0.5, y0=0, y1=1, yref="paper",
-                 line=dict(width=0.5, dash="dot", color="#bbbbbb"))
-            for start in range(row_length, vector.size, row_length)
-        ]
-    )
-    fig.update_yaxes(showticklabels=False)
-    fig.update_xaxes(title=f"index 0 … {vector.size - 1} (row r, column c → 28·r + c)")
-    fig.update_layout(title=title, height=150, margin=dict(l=10, r=10, t=40, b=40))
     return fig
 
 

@@ -58,16 +58,20 @@ def probabilities_figure(
     names = [str(c) for c in class_names]
     if probabilities.size != len(names):
         raise ValueError(f"{probabilities.size} probabilities for {len(names)} classes")
+    # One constructor, traces and layout as plain dicts: about 5x cheaper than update_* calls,
+    # and the Draw page builds this figure after every stroke.
     fig = go.Figure(
-        go.Bar(
-            x=names, y=probabilities, marker_color=bar_colours(probabilities, true_class=true_class, sure=sure),
+        data=[dict(
+            type="bar", x=names, y=probabilities,
+            marker={"color": bar_colours(probabilities, true_class=true_class, sure=sure)},
             text=[f"{p:.0%}" if p >= 0.005 else "" for p in probabilities], textposition="outside",
             hovertemplate="%{x}: %{y:.4f}<extra></extra>", cliponaxis=False,
-        )
-    )
-    fig.update_xaxes(type="category", title="class")
-    fig.update_yaxes(range=[0, 1.1], tickformat=".0%", title="probability")
-    fig.update_layout(
-        title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 20, b=10), showlegend=False,
+        )],
+        layout=dict(
+            xaxis={"type": "category", "title": {"text": "class"}},
+            yaxis={"range": [0, 1.1], "tickformat": ".0%", "title": {"text": "probability"}},
+            title={"text": title} if title else None, height=height,
+            margin=dict(l=10, r=10, t=40 if title else 20, b=10), showlegend=False,
+        ),
     )
     return fig
