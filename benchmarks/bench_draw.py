@@ -19,7 +19,8 @@ CNN run (these weights) in a temporary PLAYGROUND_RUNS_DIR, opens the Draw
 page in Chromium and draws ``--strokes`` strokes with the mouse; for each, the
 time from releasing the mouse (a capture-phase ``mouseup`` listener) to the
 new prediction in the page (a MutationObserver sees "after N strokes").
-Target: median <= 250 ms. Needs MNIST_PATH and /usr/bin/chromium.
+Target: median <= 250 ms. Also the server's CPU time per stroke (all its threads,
+from /proc): what K students drawing at once cost it. Needs MNIST_PATH and /usr/bin/chromium.
 
     python benchmarks/bench_draw.py [--drawings 300] [--preset CNN] [--weights path]
     MNIST_PATH=... python benchmarks/bench_draw.py --browser [--strokes 20]
@@ -155,6 +156,12 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait()
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed_model(args):
     """The model to time: ``--weights`` (a saved .keras file), else fresh weights of ``--preset``."""
     if args.weights:
@@ -218,6 +225,7 @@ def _end_to_end(args, tmp: Path) -> dict:
             page.get_by_role("button", name="Reset canvas & history").click()
             page.get_by_text("Draw a digit").first.wait_for()
             time.sleep(1)
+            cpu_before = server_cpu_seconds(server.pid)
             for k in range(1, args.strokes + 1):
                 # Short strokes on a 5-column grid: 20 of them never fill the canvas.
                 x0 = box["x"] + 30 + ((k - 1) % 5) * 50
@@ -229,6 +237,7 @@ def _end_to_end(args, tmp: Path) -> dict:
                 page.evaluate(WATCH_JS, k)
                 page.mouse.up()
                 latencies.append(page.evaluate("() => window.__shown"))
+            cpu_per_stroke_ms = 1000 * (server_cpu_seconds(server.pid) - cpu_before) / args.strokes
             browser.close()
     finally:
         stop_server(server)
@@ -243,6 +252,8 @@ def _end_to_end(args, tmp: Path) -> dict:
         },
         "each_ms": [round(float(v)) for v in values],
         "first_stroke_of_the_server_ms": round(float(first_stroke_ms)),
+        # the server's CPU (all its threads) per stroke: 2 cores serve about 2000 / this strokes a second
+        "server_cpu_ms_per_stroke": round(cpu_per_stroke_ms, 1),
         "target_median_ms": TARGET_E2E_MEDIAN_MS,
         "meets_target": float(np.median(values)) <= TARGET_E2E_MEDIAN_MS,
         "cpu_count": os.cpu_count(),

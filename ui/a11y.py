@@ -2,7 +2,8 @@
 
 :func:`chart_with_table` replaces ``st.plotly_chart`` on the pages: the chart (made
 projector-sized when the sidebar's setting is on), then an expander
-"Numbers behind this chart" with a table or a sentence (core.charts.numbers).
+"Numbers behind this chart" with a table or a sentence (core.charts.numbers), made only
+while that expander is open.
 """
 
 from __future__ import annotations
@@ -48,8 +49,13 @@ def chart_with_table(fig: go.Figure, rows: Sequence[dict] | str | None = None, *
         fig = for_projector(go.Figure(fig))  # a copy: a cached figure stays as built
     kwargs.setdefault("config", {"displayModeBar": False})
     event = st.plotly_chart(fig, key=key, **kwargs)
+    # The table is made only while its expander is open (opening it reruns): a closed one costs
+    # nothing, and the Draw page redraws its charts after every stroke.
+    table = st.expander(TABLE_LABEL, icon=":material/table:", key=f"{key}_numbers_open", on_change="rerun")
+    if not table.open:
+        return event
     numbers = figure_rows(fig) if rows is None else rows
-    with st.expander(TABLE_LABEL, icon=":material/table:"):
+    with table:
         if isinstance(numbers, str):
             st.markdown(numbers)
         elif numbers:
