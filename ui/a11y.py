@@ -2,8 +2,7 @@
 
 :func:`chart_with_table` replaces ``st.plotly_chart`` on the pages: the chart (made
 projector-sized when the sidebar's setting is on), then an expander
-"Numbers behind this chart" with a table or a sentence (core.charts.numbers), made only
-while that expander is open.
+"Numbers behind this chart" with a table or a sentence (core.charts.numbers).
 """
 
 from __future__ import annotations
@@ -49,13 +48,8 @@ def chart_with_table(fig: go.Figure, rows: Sequence[dict] | str | None = None, *
         fig = for_projector(go.Figure(fig))  # a copy: a cached figure stays as built
     kwargs.setdefault("config", {"displayModeBar": False})
     event = st.plotly_chart(fig, key=key, **kwargs)
-    # The table is made only while its expander is open (opening it reruns): a closed one costs
-    # nothing, and the Draw page redraws its charts after every stroke.
-    table = st.expander(TABLE_LABEL, icon=":material/table:", key=f"{key}_numbers_open", on_change="rerun")
-    if not table.open:
-        return event
     numbers = figure_rows(fig) if rows is None else rows
-    with table:
+    with st.expander(TABLE_LABEL, icon=":material/table:"):
         if isinstance(numbers, str):
             st.markdown(numbers)
         elif numbers:
