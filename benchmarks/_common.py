@@ -50,6 +50,12 @@ def call_seconds(fn, repeats: int) -> list[float]:
     return times
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, in seconds (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def add_thread_options(parser: argparse.ArgumentParser) -> None:
     """``--intra N`` and ``--inter N``: TensorFlow's thread pools (see :func:`apply_thread_options`)."""
     parser.add_argument("--intra", type=int, default=None, help="tf intra-op threads")

@@ -45,9 +45,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from _common import process_cpu_seconds  # noqa: E402
 from conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, start_app  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
 IDLE_TARGET_PCT = 5.0
 RSS_TARGET_MB = 4096
@@ -82,11 +82,6 @@ def percentiles(values: list[float]) -> dict:
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
     return {"n": len(ordered), "p50": round(statistics.median(ordered), 3),
             "p95": round(p95, 3), "max": round(ordered[-1], 3)}
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -247,9 +242,9 @@ def wait_until_quiet(pid: int, *, below_pct: float = 15.0, timeout_s: float = 18
     """Seconds until the server's CPU stays below ``below_pct`` of a core for a second."""
     start = time.perf_counter()
     while time.perf_counter() - start < timeout_s:
-        before = cpu_seconds(pid)
+        before = process_cpu_seconds(pid)
         time.sleep(1.0)
-        if 100 * (cpu_seconds(pid) - before) < below_pct:
+        if 100 * (process_cpu_seconds(pid) - before) < below_pct:
             break
     return round(time.perf_counter() - start, 1)
 
@@ -286,9 +281,9 @@ def case_idle(room: Classroom, seconds: float = 15.0) -> dict:
     for page, heading in pages:
         wait_ready(page, heading)
     time.sleep(3.0)  # let the last reruns and fragment starts settle before measuring
-    before, t0 = cpu_seconds(room.pid), time.perf_counter()
+    before, t0 = process_cpu_seconds(room.pid), time.perf_counter()
     time.sleep(seconds)
-    pct = 100 * (cpu_seconds(room.pid) - before) / (time.perf_counter() - t0)
+    pct = 100 * (process_cpu_seconds(room.pid) - before) / (time.perf_counter() - t0)
     for page, _ in pages:
         page.context.close()
     room.contexts.clear()

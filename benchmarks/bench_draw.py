@@ -47,6 +47,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from _common import process_cpu_seconds  # noqa: E402
+
 TARGET_P95_MS = 15.0
 TARGET_E2E_MEDIAN_MS = 250.0
 WARMUP_CALLS = 20
@@ -156,12 +158,6 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait()
 
 
-def server_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def timed_model(args):
     """The model to time: ``--weights`` (a saved .keras file), else fresh weights of ``--preset``."""
     if args.weights:
@@ -225,7 +221,7 @@ def _end_to_end(args, tmp: Path) -> dict:
             page.get_by_role("button", name="Reset canvas & history").click()
             page.get_by_text("Draw a digit").first.wait_for()
             time.sleep(1)
-            cpu_before = server_cpu_seconds(server.pid)
+            cpu_before = process_cpu_seconds(server.pid)
             for k in range(1, args.strokes + 1):
                 # Short strokes on a 5-column grid: 20 of them never fill the canvas.
                 x0 = box["x"] + 30 + ((k - 1) % 5) * 50
@@ -237,7 +233,7 @@ def _end_to_end(args, tmp: Path) -> dict:
                 page.evaluate(WATCH_JS, k)
                 page.mouse.up()
                 latencies.append(page.evaluate("() => window.__shown"))
-            cpu_per_stroke_ms = 1000 * (server_cpu_seconds(server.pid) - cpu_before) / args.strokes
+            cpu_per_stroke_ms = 1000 * (process_cpu_seconds(server.pid) - cpu_before) / args.strokes
             browser.close()
     finally:
         stop_server(server)

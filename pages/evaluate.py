@@ -450,17 +450,19 @@ def map_section(run, model, ds, names: list) -> None:
     checkpoint = ui_inside.checkpoint_stamp(run)
     try:
         if stage == AFTER:
-            test_map = ui_inside.test_set_map(model, ds, ident=(run.run_id, checkpoint, ds.name, "trained"), n=MAP_N)
+            ident = (run.run_id, checkpoint, ds.name, "trained")
+            test_map = ui_inside.test_set_map(ds, ident=ident, n=MAP_N, build=lambda: model)
         else:
+            ident = (run.run_id, ds.name, "untrained")
             # built only when this map is not known yet
-            test_map = ui_inside.test_set_map(lambda: ui_inside.untrained_model(run, tuple(ds.x_test.shape[1:])),
-                                              ds, ident=(run.run_id, ds.name, "untrained"), n=MAP_N)
+            test_map = ui_inside.test_set_map(ds, ident=ident, n=MAP_N, build=lambda: ui_inside.untrained_model(
+                run, tuple(ds.x_test.shape[1:])))
     except ValueError as error:
         st.info(f"No map for this model: {error}")
         return
     st.session_state[MAP_KEY + "_shown"] = test_map
     mistakes = int(test_map.mistakes.sum())
-    st.plotly_chart(ui_inside.map_figure(test_map, class_names=names), key=MAP_KEY, on_select=_open_map_point,
+    st.plotly_chart(ui_inside.map_figure(test_map, ident=ident, class_names=names), key=MAP_KEY, on_select=_open_map_point,
                     selection_mode="points", config={"displayModeBar": False})
     ui_inside.caption("pca_scatter_figure")
     st.caption(f"{stage.capitalize()}: {mistakes} of {len(test_map.indices):,} mapped images are mistakes (×); "

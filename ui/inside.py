@@ -35,10 +35,7 @@ RESULTS_KEY = "inside_results"  # {(id(model), what, image digest): (model, resu
 KEPT_RESULTS = 12
 RUN_WEIGHTS_KEY = "inside_run_weights"  # {(run id, checkpoint mtime): WeightPictures}
 LIVE_FIGURES_KEY = "inside_live_figures"  # ((run id, epoch), [figures]) of the live view
-MAPS_KEY = "inside_maps"  # {(run id, checkpoint, dataset, "trained"|"untrained"): TestSetMap}
-KEPT_MAPS = 4
-SHARED_MAPS = 32  # maps kept for the whole server (a few hundred kB each)
-MAP_FIGURES_KEY = "inside_map_figures"  # {id(TestSetMap): (map, class names, go.Figure)}
+SHARED_MAPS = 32  # maps (a few hundred kB each) and their figures kept for the whole server
 CONFIG = {"displayModeBar": False}
 
 
@@ -70,10 +67,18 @@ def explainer(model):
 
 def inference(model):
     """The model's traced inference call (core.inside.compiled_call), once per session:
-    what the Draw page asks after every stroke."""
+    what the Draw page asks after every stroke. Built and run once on zeros here, so the
+    graph is traced when the page loads, not in the first stroke."""
     from core.inside import compiled_call
 
-    return _per_model(CALLS_KEY, model, compiled_call)
+    def warmed(model):
+        call = compiled_call(model)
+        shape = tuple(model.input_shape)[1:]
+        if all(isinstance(d, int) for d in shape):  # a fixed input: trace it now
+            call(np.zeros((1, *shape), np.float32))
+        return call
+
+    return _per_model(CALLS_KEY, model, warmed)
 
 
 def remembered(model, image: np.ndarray, what: tuple, compute):
@@ -274,30 +279,24 @@ def pixel_map(dataset_name: str, n: int):
     return compute(ui_data.load(dataset_name).x_test, n=n)
 
 
-def test_set_map(model, ds, *, ident: tuple, n: int):
-    """The TestSetMap of ds's test images for ``model`` (a keras.Model, or a zero-argument
-    callable that builds one: called only when the map is not known yet), once per server
-    per ``ident``.
+def test_set_map(ds, *, ident: tuple, n: int, build):
+    """The TestSetMap of ds's test images, once per server per ``ident``.
 
-    ``ident`` names the weights: (run id, checkpoint stamp, dataset, "trained") or
-    (run id, dataset, "untrained") (the untrained twin is built from the run's config and
-    seed, the same network every time). A map is read-only arrays, so sessions share it:
-    a refresh or a second tab of the same run shows the map without a forward pass or a PCA.
+    ``build``: a zero-argument callable that gives the keras.Model, called only when the map
+    is not known yet. ``ident`` names the weights: (run id, checkpoint stamp, dataset,
+    "trained") or (run id, dataset, "untrained") (the untrained twin is built from the run's
+    config and seed, the same network every time). A map is read-only arrays, so sessions
+    share it: a refresh or a second tab of the same run shows the map without a forward pass
+    or a PCA.
     """
-    kept: dict = st.session_state.setdefault(MAPS_KEY, {})
-    if ident not in kept:
-        for old in list(kept)[: max(0, len(kept) - KEPT_MAPS + 1)]:
-            del kept[old]
-        kept[ident] = _shared_test_set_map(ident, n, ds.name, _model=model, _ds=ds)
-    return kept[ident]
+    return _shared_test_set_map(ident, n, ds.name, _build=build, _ds=ds)
 
 
 @st.cache_resource(show_spinner=False, max_entries=SHARED_MAPS)
-def _shared_test_set_map(ident: tuple, n: int, dataset_name: str, *, _model, _ds):
+def _shared_test_set_map(ident: tuple, n: int, dataset_name: str, *, _build, _ds):
     from core.maps import test_set_map as compute
 
-    model = _model if hasattr(_model, "layers") else _model()  # a keras.Model, or what builds one
-    return compute(model, _ds.x_test, _ds.y_test, n=n, pixels=pixel_map(dataset_name, n))
+    return compute(_build(), _ds.x_test, _ds.y_test, n=n, pixels=pixel_map(dataset_name, n))
 
 
 def untrained_model(run, image_shape: tuple[int, int]):
@@ -309,17 +308,16 @@ def untrained_model(run, image_shape: tuple[int, int]):
     return build_model(run.config, input_shape=image_shape)
 
 
-def map_figure(test_map, *, class_names):
-    """The map's figure, built once per map and session: building its 2,000 points costs
-    0.35-0.5 s, paid otherwise on every rerun of the page (st.plotly_chart copies it, never changes it)."""
-    names = tuple(str(c) for c in class_names)
-    kept: dict = st.session_state.setdefault(MAP_FIGURES_KEY, {})
-    entry = kept.get(id(test_map))
-    if entry is None or entry[0] is not test_map or entry[1] != names:  # the map is kept with it: its id stays its own
-        for old in list(kept)[: max(0, len(kept) - KEPT_MAPS + 1)]:
-            del kept[old]
-        entry = kept[id(test_map)] = (test_map, names, build_map_figure(test_map, class_names=names))
-    return entry[2]
+def map_figure(test_map, *, ident: tuple, class_names):
+    """The figure of the map named ``ident`` (as in :func:`test_set_map`), once per server: building
+    its 2,000 points costs 0.35-0.5 s, paid otherwise on every rerun of the page. Shared, so never
+    changed: st.plotly_chart serializes it, a copy is made before any change."""
+    return _shared_map_figure(ident, tuple(str(c) for c in class_names), _test_map=test_map)
+
+
+@st.cache_resource(show_spinner=False, max_entries=SHARED_MAPS)
+def _shared_map_figure(ident: tuple, class_names: tuple, *, _test_map):
+    return build_map_figure(_test_map, class_names=class_names)
 
 
 def build_map_figure(test_map, *, class_names):
