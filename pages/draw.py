@@ -10,7 +10,7 @@ that part, not the app around it.
 import numpy as np
 import streamlit as st
 
-from core.charts.dataset import strip_figure
+from core.charts.dataset import png_data_uri, strip_figure
 from core.charts.drawing import framed, pixel_picture
 from core.charts.numbers import vector_text
 from core.charts.probabilities import probabilities_figure
@@ -86,10 +86,15 @@ def nearest_index(dataset_name: str) -> NearestImages:
     return NearestImages(dataset.x_train, dataset.y_train)
 
 
-def canvas_picture(image: np.ndarray) -> np.ndarray:
-    """The canvas's RGBA as the student saw it: strokes over the black background."""
+def canvas_picture(image: np.ndarray, *, size: int = STAGE_PICTURE_PX) -> np.ndarray:
+    """The canvas's RGBA as the student saw it, strokes over the black background, at most
+    ``size`` px on its long side (the size it is shown at: no larger picture to send)."""
+    from PIL import Image
+
     alpha = image[:, :, 3:4].astype(np.float32) / 255
-    return (image[:, :, :3].astype(np.float32) * alpha).astype(np.uint8)
+    picture = Image.fromarray((image[:, :, :3].astype(np.float32) * alpha).astype(np.uint8), mode="RGB")
+    picture.thumbnail((size, size), Image.Resampling.LANCZOS)  # keeps the aspect ratio, never enlarges
+    return np.asarray(picture)
 
 
 def canvas_image(canvas) -> np.ndarray | None:
@@ -200,7 +205,7 @@ def xray_section(image, stages, dataset_name: str) -> None:
     for column, (title, picture, shape, code) in zip(st.columns(len(panels)), panels):
         with column:
             st.markdown(f"**{title}**")
-            st.image(picture, width=STAGE_PICTURE_PX)
+            st.image(png_data_uri(picture), width=STAGE_PICTURE_PX)
             st.caption(f"{shape}  \n`{code}`")
     chart_with_table(
         strip_figure(stages.vector784, title="The 784 numbers the network receives, row after row"),
@@ -216,7 +221,7 @@ def xray_section(image, stages, dataset_name: str) -> None:
     names = ui_data.load(dataset_name).class_names
     for column, neighbour in zip(st.columns(NEIGHBOURS + 2)[:NEIGHBOURS], neighbours):
         with column:
-            st.image(pixel_picture(index.images[neighbour.index] / 255.0, size=112), width=112)
+            st.image(png_data_uri(pixel_picture(index.images[neighbour.index] / 255.0, size=112)), width=112)
             st.caption(f"**{names[neighbour.label]}** · x_train[{neighbour.index}] · "
                        f"distance {neighbour.distance:.1f}")
 

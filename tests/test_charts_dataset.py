@@ -14,6 +14,7 @@ from core.charts.dataset import (
     digit_figure,
     examples_grid_figure,
     histogram_figure,
+    png_data_uri,
     strip_figure,
 )
 
@@ -63,3 +64,17 @@ def test_examples_grid_is_one_png_holding_every_digit():
     assert [a.text for a in fig.layout.annotations] == [f"#{i}" for i in range(12)]
     with pytest.raises(ValueError, match="labels"):
         examples_grid_figure(DIGITS, ["only one"], per_row=5)
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (140, 90, 3)])
+def test_png_data_uri_holds_the_exact_pixels(shape):
+    image = RNG.integers(0, 256, shape, dtype=np.uint8)
+    uri = png_data_uri(image)
+    assert uri.startswith("data:image/png;base64,")
+    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+    np.testing.assert_array_equal(decoded, image)
+
+
+def test_png_data_uri_refuses_what_is_not_grey_or_rgb():
+    with pytest.raises(ValueError, match="uint8"):
+        png_data_uri(np.zeros((4, 4, 4), np.uint8))

@@ -60,8 +60,8 @@ def test_a_drawing_shows_its_activations_a_units_sum_and_its_saliency(book_app, 
     assert re.search(r"z = \(-?\d+\.\d\d × \d\.\d\d\)", unit_sum.inner_text()), unit_sum.inner_text()
     # the saliency overlays for the predicted class
     page.get_by_text(f"What made it say {predicted}").first.wait_for()
-    assert page.get_by_text("gradient × input").count() >= 1
-    assert page.get_by_text("integrated gradients (50 steps)").count() >= 1
+    page.get_by_text("gradient × input").first.wait_for()
+    page.get_by_text("integrated gradients (50 steps)").first.wait_for()
 
     # "What should it have been?": another class adds what was missing for it
     other = "1" if predicted != "1" else "2"
@@ -72,5 +72,6 @@ def test_a_drawing_shows_its_activations_a_units_sum_and_its_saliency(book_app, 
     page.keyboard.type(other)
     page.keyboard.press("Enter")
     page.get_by_text(f"What was missing for a {other}").first.wait_for(timeout=60_000)
-    assert page.get_by_text("gradient × input").count() >= 2
+    # the second pair of overlays is drawn after the heading: wait for it, do not count at once
+    page.get_by_text("gradient × input").nth(1).wait_for(timeout=60_000)
     page.screenshot(path=str(tmp_path / "inside_seven.png"), full_page=True)

@@ -85,14 +85,23 @@ def class_counts_figure(counts: np.ndarray, class_names: tuple[str, ...], *, tit
 
 
 def png_data_uri(image: np.ndarray) -> str:
-    """(H, W) uint8 grey image -> a ``data:image/png;base64,...`` URI."""
+    """(H, W) grey or (H, W, 3) RGB uint8 image -> a ``data:image/png;base64,...`` URI.
+
+    Also what the Draw page hands ``st.image`` after every stroke: a data URI goes to the
+    browser inside the page's message, where an array would be encoded, decoded again for
+    its size, stored and fetched by one more HTTP request per picture.
+    """
     import base64
     import io
 
     from PIL import Image
 
+    image = np.asarray(image, dtype=np.uint8)
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(f"png_data_uri expects (H, W) or (H, W, 3) uint8, got shape {image.shape}")
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8), mode="L").save(buffer, format="PNG")
+    # compress_level 1: a few percent larger than the default 6 for these blocky pictures, and faster
+    Image.fromarray(image, mode="L" if image.ndim == 2 else "RGB").save(buffer, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
