@@ -202,11 +202,11 @@ def xray_section(image, stages, dataset_name: str) -> None:
          "28×28, centre of mass " + (f"({com[0]:.1f}, {com[1]:.1f})" if com else "-"),
          lines["centred28"]),
     ]
-    for column, (title, picture, shape, code) in zip(st.columns(len(panels)), panels):
-        with column:
-            st.markdown(f"**{title}**")
-            st.image(png_data_uri(picture), width=STAGE_PICTURE_PX)
-            st.caption(f"{shape}  \n`{code}`")
+    # One element for the five pictures (a row that wraps), not five columns of three:
+    # every element is a message to the browser after every stroke of every student.
+    st.image([png_data_uri(picture) for _, picture, _, _ in panels], width=STAGE_PICTURE_PX,
+             caption=[f"**{title}**  \n{shape}  \n`{code}`" for title, _, shape, code in panels],
+             alt=[f"{title}: {shape}" for title, _, shape, _ in panels])
     chart_with_table(
         strip_figure(stages.vector784, title="The 784 numbers the network receives, row after row"),
         vector_text(stages.vector784), key="draw_strip",
@@ -219,11 +219,10 @@ def xray_section(image, stages, dataset_name: str) -> None:
     index = nearest_index(dataset_name)
     neighbours = index.query(stages.centred28, k=NEIGHBOURS)
     names = ui_data.load(dataset_name).class_names
-    for column, neighbour in zip(st.columns(NEIGHBOURS + 2)[:NEIGHBOURS], neighbours):
-        with column:
-            st.image(png_data_uri(pixel_picture(index.images[neighbour.index] / 255.0, size=112)), width=112)
-            st.caption(f"**{names[neighbour.label]}** · x_train[{neighbour.index}] · "
-                       f"distance {neighbour.distance:.1f}")
+    st.image([png_data_uri(pixel_picture(index.images[n.index] / 255.0, size=112)) for n in neighbours],
+             width=112,
+             caption=[f"**{names[n.label]}** · x_train[{n.index}] · distance {n.distance:.1f}" for n in neighbours],
+             alt=[f"training image x_train[{n.index}], a {names[n.label]}" for n in neighbours])
 
 
 @st.fragment

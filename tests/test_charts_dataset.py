@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import numpy as np
 import pytest
@@ -38,8 +39,10 @@ def test_strip_has_784_values_and_a_marker_at_each_row_start():
     vector = DIGITS[0].reshape(-1) / 255
     fig = strip_figure(vector, title="unrolled")
     np.testing.assert_allclose(np.asarray(fig.data[0].z)[0], vector)
-    starts = sorted(shape.x0 + 0.5 for shape in fig.layout.shapes)
-    assert starts == list(range(28, 784, 28))
+    (marks,) = fig.layout.shapes  # one path: a vertical line before each row's first pixel
+    segments = re.findall(r"M (\S+) 0 L (\S+) 1", marks.path)
+    assert [float(x0) + 0.5 for x0, _ in segments] == list(range(28, 784, 28))
+    assert all(x0 == x1 for x0, x1 in segments) and marks.yref == "paper"
 
 
 def test_histogram_counts_every_pixel():

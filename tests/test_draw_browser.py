@@ -174,8 +174,13 @@ def test_draw_a_digit_see_prediction_and_xray_undo_and_clear(draw_app, page, tmp
         page.get_by_text(title, exact=True).first.wait_for()
     page.get_by_text("The 784 numbers the network receives").first.wait_for()
     page.get_by_text("x_train[").first.wait_for()
-    assert page.locator('[data-testid="stImage"]').count() == 5 + 3
+    # Two image elements: the five stages in one row, the three neighbours in another.
+    assert page.locator('[data-testid="stImage"]').count() == 2
+    assert page.locator('[data-testid="stImage"] img').count() == 5 + 3
+    page.get_by_role("img", name="centred by mass: 28×28", exact=False).first.wait_for()
     page.screenshot(path=str(tmp_path / "draw_seven.png"), full_page=True)
+    page.locator('[data-testid="stImage"]').first.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "draw_seven_xray.png"))
 
     # Turning centring off changes the prepared image (the X-ray says so).
     page.get_by_text("centre", exact=True).first.click()

@@ -82,6 +82,11 @@ def texts(at: AppTest, kind: str = "markdown") -> list[str]:
     return [element.value for element in at.get(kind)]
 
 
+def pictures(at: AppTest) -> list[list[tuple[str, str]]]:
+    """Each ``st.image`` row on the page as its (caption, url) pairs."""
+    return [[(image.caption, image.url) for image in element.proto.imgs] for element in at.get("image")]
+
+
 def seven() -> np.ndarray:
     return render_spec(DrawingSpec(7, "plain"))
 
@@ -127,18 +132,17 @@ def test_a_drawing_gets_a_prediction_the_xray_and_neighbours(env, digits):
     if not digits.is_standin:  # a CNN trained on 1,400 stand-in digits need not read it
         assert int(np.argmax(bars)) == 7
     # The X-ray: each stage with the line of code that makes it, and the 784 numbers.
-    markdown = texts(at)
-    for title in ("**canvas**", "**grey**", "**cropped to the ink**", "**fitted in 20×20**",
-                  "**centred by mass**"):
-        assert title in markdown
-    captions = " ".join(texts(at, "caption"))
+    stages, nearest = pictures(at)  # two rows of pictures: five stages, three neighbours
+    assert [caption.split("**")[1] for caption, _ in stages] == [
+        "canvas", "grey", "cropped to the ink", "fitted in 20×20", "centred by mass"]
+    assert all(url.startswith("data:image/png;base64,") for _, url in stages + nearest)
+    captions = " ".join(caption for caption, _ in stages) + " ".join(texts(at, "caption"))
     for code in ("ink_image(pixels)", "fit_in_box(cropped", "centre_like_mnist(fitted", "reshape(MNIST_SIZE * MNIST_SIZE)"):
         assert code in captions
     strip = plotly_array(json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]["z"])
     assert strip.size == 784
-    assert len(at.get("image")) == 5 + 3  # five stages, three neighbours
-    neighbours = [text for text in texts(at, "caption") if "x_train[" in text]
-    assert len(neighbours) == 3
+    neighbours = [caption for caption, _ in nearest]
+    assert len(neighbours) == 3 and all("x_train[" in text for text in neighbours)
     if not digits.is_standin:
         assert sum("**7**" in text for text in neighbours) >= 2
 
@@ -146,10 +150,11 @@ def test_a_drawing_gets_a_prediction_the_xray_and_neighbours(env, digits):
 def test_switches_change_the_stages(env):
     at = open_draw("drawcnn", drawing=render_spec(DrawingSpec(1, "plain", centre=(0.3, 0.3), height=0.35)),
                    draw_crop=False, draw_scale=False, draw_centre=False)
-    markdown = texts(at)
+    stages, _ = pictures(at)
+    captions = [caption for caption, _ in stages]
     for title in ("**not cropped**", "**canvas scale**", "**box centred**"):
-        assert title in markdown
-    assert any("280×280" in text for text in texts(at, "caption"))
+        assert any(caption.startswith(title) for caption in captions), captions
+    assert any("280×280" in caption for caption in captions)
 
 
 def test_a_full_canvas_warns_instead_of_crashing(env):
@@ -191,6 +196,6 @@ def test_a_run_whose_dataset_cannot_be_loaded_still_reads_drawings(env, monkeypa
         verdict = [text for text in texts(at) if "after 1 stroke" in text]
         assert len(verdict) == 1 and verdict[0].startswith("### Not sure"), verdict
         assert any(name in verdict[0] for name in CLASS_NAMES["fashion_mnist"]), verdict
-        assert len([text for text in texts(at, "caption") if "x_train[" in text]) == 3
+        assert len([caption for caption, _ in pictures(at)[1] if "x_train[" in caption]) == 3
     finally:
         st.cache_resource.clear()

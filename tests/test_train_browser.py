@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import wait_for_app
 
@@ -69,6 +70,19 @@ def wait_for_growing_curve(page) -> None:
     page.wait_for_function(f"() => ({LIVE_REACH_JS})() > {first}", timeout=30_000)
 
 
+# A download's bytes are made on the server when clicked (a callable `data=`): on a loaded
+# machine that can take longer than Playwright's default 30 s.
+DOWNLOAD_MS = 120_000
+
+
+def enabled_button(page, name: str):
+    """The button, once it is enabled (the model's download is disabled until the run has ended
+    and the page has rerun)."""
+    button = page.get_by_role("button", name=name, exact=True)
+    expect(button).to_be_enabled(timeout=60_000)
+    return button
+
+
 def test_train_watch_the_curve_grow_stop_and_find_the_run_after_a_reload(streamlit_app, page, tmp_path):
     open_train_page(page, f"{streamlit_app.url}/train")
     assert "ws=" in page.url
@@ -105,16 +119,16 @@ def test_train_watch_the_curve_grow_stop_and_find_the_run_after_a_reload(streaml
 
     # The downloads of the run list.
     page.get_by_text("Rename, delete, download").click()
-    with page.expect_download() as download:
-        page.get_by_role("button", name="History (.csv)", exact=True).click()
+    with page.expect_download(timeout=DOWNLOAD_MS) as download:
+        enabled_button(page, "History (.csv)").click()
     csv_text = Path(download.value.path()).read_text()
     assert csv_text.startswith("epoch,loss,accuracy") and len(csv_text.splitlines()) >= 2
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Model (.keras)", exact=True).click()
+    with page.expect_download(timeout=DOWNLOAD_MS) as download:
+        enabled_button(page, "Model (.keras)").click()
     assert download.value.suggested_filename == "Book__1.keras"
     assert Path(download.value.path()).read_bytes()[:2] == b"PK"  # a .keras file is a zip
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Script (.py)", exact=True).click()
+    with page.expect_download(timeout=DOWNLOAD_MS) as download:
+        enabled_button(page, "Script (.py)").click()
     assert "batch_size=16, epochs=50" in Path(download.value.path()).read_text()
 
     page.reload()

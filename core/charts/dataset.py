@@ -56,11 +56,13 @@ def strip_figure(vector: np.ndarray, *, title: str, row_length: int = 28) -> go.
             showscale=False, hovertemplate="index %{x}: %{z:.3f}<extra></extra>",
         )],
         layout=dict(
-            shapes=[
-                dict(type="line", x0=start - 0.5, x1=start - 0.5, y0=0, y1=1, yref="paper",
-                     line=dict(width=0.5, dash="dot", color="#bbbbbb"))
-                for start in range(row_length, vector.size, row_length)
-            ],
+            # All row boundaries as ONE path shape: 27 line shapes cost 4x the figure's time
+            # to build and validate (12 ms against 3 ms), after every stroke on Draw.
+            shapes=[dict(
+                type="path", yref="paper", line=dict(width=0.5, dash="dot", color="#bbbbbb"),
+                path=" ".join(f"M {start - 0.5} 0 L {start - 0.5} 1"
+                              for start in range(row_length, vector.size, row_length)),
+            )],
             yaxis={"showticklabels": False},
             xaxis={"title": {"text": f"index 0 … {vector.size - 1} (row r, column c → 28·r + c)"}},
             title={"text": title}, height=150, margin=dict(l=10, r=10, t=40, b=40),

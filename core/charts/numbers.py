@@ -69,10 +69,14 @@ def figure_rows(fig: go.Figure) -> list[dict]:
         x_title = _title(_axis_of(fig, series[0], "x"), "x")
         if len(set(xs)) == 1:
             labels = _labels(xs[0], _axis_of(fig, series[0], "x"))
+            # Column names once, not per row: reading a plotly attribute costs tens of microseconds.
+            columns = [t.name or _title(_axis_of(fig, t, "y"), f"y{n + 1}" if n else "y")
+                       for n, t in enumerate(series)]
+            values = [list(t.y) for t in series]
             for i, x in enumerate(labels):
                 row = {x_title: x}
-                for n, t in enumerate(series):
-                    row[t.name or _title(_axis_of(fig, t, "y"), f"y{n + 1}" if n else "y")] = _plain(t.y[i])
+                for column, ys in zip(columns, values):
+                    row[column] = _plain(ys[i])
                 rows.append(row)
         else:
             for n, (t, x) in enumerate(zip(series, xs)):
