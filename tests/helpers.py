@@ -134,6 +134,11 @@ def open_app(page: str | None = None, *, query: dict | None = None, session: dic
     return at
 
 
+def pictures(at) -> list[list[tuple[str, str]]]:
+    """Each ``st.image`` row on the page as its (caption, url) pairs."""
+    return [[(image.caption, image.url) for image in element.proto.imgs] for element in at.get("image")]
+
+
 def plotly_array(value) -> np.ndarray:
     """An array from a figure's JSON: a list, or plotly 6+'s typed buffer
     ``{"dtype": "i8", "bdata": base64, "shape": "10, 10"}``."""

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from helpers import open_app, plotly_array, save_finished_run
+from helpers import open_app, pictures, plotly_array, save_finished_run
 from strokes import DrawingSpec, render_spec
 
 DRAW = "pages/draw.py"
@@ -80,11 +80,6 @@ def open_draw(workspace: str, *, drawing: np.ndarray | None = None, strokes: int
 
 def texts(at: AppTest, kind: str = "markdown") -> list[str]:
     return [element.value for element in at.get(kind)]
-
-
-def pictures(at: AppTest) -> list[list[tuple[str, str]]]:
-    """Each ``st.image`` row on the page as its (caption, url) pairs."""
-    return [[(image.caption, image.url) for image in element.proto.imgs] for element in at.get("image")]
 
 
 def seven() -> np.ndarray:
