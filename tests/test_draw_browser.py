@@ -131,6 +131,7 @@ def verdict_after(page, strokes: int, *, timeout_ms: int = 60_000) -> str:
 
 def clear_canvas(page) -> None:
     """The toolbar's bin ("Reset canvas & history"), then the page's empty state."""
+    settle(page)  # as for Undo: a rerun landing after the click would lose it
     page.locator("canvas.upper-canvas").first.hover()
     page.get_by_role("button", name="Reset canvas & history").click()
     page.get_by_text("Draw a digit ✏️").first.wait_for(timeout=60_000)
@@ -188,7 +189,9 @@ def test_draw_a_digit_see_prediction_and_xray_undo_and_clear(draw_app, page, tmp
     page.get_by_text("centre", exact=True).first.click()
     page.get_by_text("centred by mass", exact=True).first.wait_for()
 
-    # Undo removes the crossbar: one stroke left, still a 7.
+    # Undo removes the crossbar: one stroke left, still a 7. The toggle's rerun must have
+    # ended first: a rerun that lands after the click re-creates the canvas and loses the undo.
+    settle(page)
     page.locator("canvas.upper-canvas").first.hover()
     page.get_by_role("button", name="Undo").click()
     assert VERDICT.search(verdict_after(page, 1)).group(1) == "7"
