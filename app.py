@@ -6,7 +6,7 @@ navigation and the sidebar; each step of the lesson is a file in ``pages/``.
 
 import streamlit as st
 
-from core import warmup
+from core import blas, warmup
 from ui.a11y import projector_toggle
 from ui.data import dataset_picker
 from ui.lesson import available_steps
@@ -15,6 +15,9 @@ from ui.profile import display_name_box
 from ui.runs import sidebar_status
 
 st.set_page_config(page_title="MNIST Playground", page_icon="✏️", layout="wide")
+# Many students share the cores: numpy's BLAS spreading one small product over all of
+# them (and spinning after it) cost a Draw stroke 2.5x its CPU (core/blas.py).
+blas.use_one_blas_thread()
 
 pages = [
     st.Page(step.path, title=step.title, icon=step.icon, default=(i == 0))
