@@ -6,7 +6,7 @@ navigation and the sidebar; each step of the lesson is a file in ``pages/``.
 
 import streamlit as st
 
-from core import blas, warmup
+from core import blas, tf_threads, warmup
 from ui.a11y import projector_toggle
 from ui.data import dataset_picker
 from ui.lesson import available_steps
@@ -18,6 +18,9 @@ st.set_page_config(page_title="MNIST Playground", page_icon="✏️", layout="wi
 # Many students share the cores: numpy's BLAS spreading one small product over all of
 # them (and spinning after it) cost a Draw stroke 2.5x its CPU (core/blas.py).
 blas.use_one_blas_thread()
+# The same for TensorFlow, before anything imports it: each training on one core, since
+# the server already runs one training per core (core/tf_threads.py).
+tf_threads.limit_intra_op_threads()
 
 pages = [
     st.Page(step.path, title=step.title, icon=step.icon, default=(i == 0))

@@ -86,6 +86,15 @@ def max_trainings() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def tf_threads() -> int:
+    """``PLAYGROUND_TF_THREADS`` (default 1): TensorFlow's intra-op threads per op (core/tf_threads.py);
+    0 leaves TensorFlow's default (every core), a bad value means 1 (with a warning)."""
+    value = os.environ.get("PLAYGROUND_TF_THREADS", "").strip()
+    if value == "0":
+        return 0
+    return _positive_int("PLAYGROUND_TF_THREADS", 1)
+
+
 def train_limit() -> int | None:
     """``PLAYGROUND_TRAIN_LIMIT`` (tests only; unset = everything): train and test on the
     first N images of each split, so an end-to-end test of the page takes seconds."""

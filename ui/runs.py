@@ -73,6 +73,9 @@ LIVE_REFRESH_S = 0.75
 #: Seconds between two looks at a job waiting in the queue: a queue place changes slowly,
 #: and 30 waiting pages refreshed every 0.75 s would take the trainings' processor.
 QUEUE_REFRESH_S = 2.5
+#: A live view whose job should end within this many seconds waits for it in the same tick
+#: (at most this long), so the result shows when it is ready, not up to a tick later.
+END_WAIT_S = LIVE_REFRESH_S
 # CommonMark lets a backslash escape any ASCII punctuation character.
 _MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 # GFM turns bare "http://...", "www...." and "a@b.c" into links even when escaped;
@@ -404,7 +407,13 @@ def model_problem(run: RunInfo | None) -> str | None:
 def job_finished_rerun(job: TrainingJob) -> None:
     """Once per job, when it has ended: make its run active (only when it finished or
     was stopped *and* saved a model: a job stopped while queued has none) and rerun
-    the whole page so everything shows the result. Call from a live fragment."""
+    the whole page so everything shows the result. Call from a live fragment.
+
+    A job about to end (its last steps, its evaluation or its save) is waited for, at
+    most ``END_WAIT_S``: a Book training of about 2 s otherwise showed its result up to
+    one tick (0.75 s) after it was saved."""
+    if not job.done and job_ends_soon(job.snapshot()):
+        job.join(END_WAIT_S)
     if not job.done or st.session_state.get(JOB_SEEN_DONE_KEY) == job.run_id:
         return
     st.session_state[JOB_SEEN_DONE_KEY] = job.run_id
@@ -416,6 +425,17 @@ def job_finished_rerun(job: TrainingJob) -> None:
         if usable:
             set_active_run(job.run_id)
     st.rerun()
+
+
+def job_ends_soon(snap) -> bool:
+    """Whether a running job's snapshot says it ends within ``END_WAIT_S``: the training's
+    ETA is shorter, or it is already evaluating or saving (training done)."""
+    h = snap.history
+    if snap.status != RUNNING:
+        return False
+    if h.epoch and h.eta_seconds is not None and h.eta_seconds < END_WAIT_S:
+        return True
+    return bool(h.epoch) and h.fraction >= 1.0
 
 
 def job_needs_live_view(job: TrainingJob | None) -> bool:
