@@ -293,6 +293,32 @@ def case_idle(room: Classroom, seconds: float = 15.0) -> dict:
             "target_pct": IDLE_TARGET_PCT, "meets_target": pct <= IDLE_TARGET_PCT}
 
 
+def first_training_on_a_started_server(room: Classroom, route: str) -> tuple[float, float]:
+    """Click -> result of a started server's first training, and how long it took to settle.
+
+    ``route`` "direct" opens /train by its address (a bookmark, a lesson link: nothing
+    loaded yet); "from_home" opens the server's address (Home, with its first plotly chart)
+    and then the menu's Train link, as a student does when a class arrives.
+    """
+    server = Classroom(room.playwright, Path(room.tmp) / f"started-{route}", 1)
+    try:
+        warm = server.new_page()  # the warm-up starts after a first page
+        warm.goto(f"{server.server.url}/train")
+        wait_ready(warm, "Train the network")
+        settled = wait_until_quiet(server.pid)
+        page = server.new_page()
+        if route == "direct":
+            page.goto(f"{server.server.url}/train")
+        else:
+            page.goto(f"{server.server.url}/")
+            wait_ready(page, "MNIST Playground")
+            page.get_by_role("link", name="2 · Train").first.click()
+        wait_ready(page, "Train the network")
+        return click_train_and_wait(page), settled
+    finally:
+        server.close()
+
+
 def case_train(room: Classroom) -> dict:
     book_s, book_acc = book_script_seconds()
     first = room.new_page()
@@ -300,26 +326,10 @@ def case_train(room: Classroom) -> dict:
     wait_ready(first, "Train the network")
     unit_fresh = click_train_and_wait(first)  # pressed at once: the warm-up may still be running
     unit = click_train_and_wait(first)  # the second training: traced functions reused
-    second_server = Classroom(room.playwright, Path(room.tmp) / "started", 1)
-    try:  # a started server (warm-up done, as when a class arrives): its first training
-        page = second_server.new_page()
-        page.goto(f"{second_server.server.url}/train")
-        wait_ready(page, "Train the network")
-        settled = wait_until_quiet(second_server.pid)  # the warm-up starts after a first page
-        # A student as a class arrives: the server's address (Home, with its first plotly chart),
-        # then the menu's Train link; the first training of that browser.
-        home = second_server.new_page()
-        home.goto(f"{second_server.server.url}/")
-        wait_ready(home, "MNIST Playground")
-        home.get_by_role("link", name="2 · Train").first.click()
-        wait_ready(home, "Train the network")
-        unit_first_from_home = click_train_and_wait(home)
-        wait_until_quiet(second_server.pid)
-        page.reload()  # opened by its own address (a bookmark, a lesson link): nothing loaded yet
-        wait_ready(page, "Train the network")
-        unit_first = click_train_and_wait(page)
-    finally:
-        second_server.close()
+    # A started server (warm-up done, as when a class arrives), a fresh one for each route,
+    # so that each figure is that server's first training.
+    unit_first_from_home, settled = first_training_on_a_started_server(room, "from_home")
+    unit_first, _ = first_training_on_a_started_server(room, "direct")
     first.context.close()
     room.contexts.clear()
     units = {

@@ -4,7 +4,7 @@ The server trains ``PLAYGROUND_MAX_TRAININGS`` (= cores) networks at once, so th
 are already shared out between trainings; TensorFlow's default, every op split over
 every core, only adds hand-offs between threads. For the Book's 7,960 weights those
 hand-offs are most of a step: ``fastfit.fit`` (Book, 5 epochs, same run) took
-1.4-1.8 s with one intra-op thread against 2.0-3.4 s with two, and two trainings at
+1.41-1.91 s with one intra-op thread against 1.93-3.36 s with two, and two trainings at
 once 1.5-2.0 s against 2.9-3.6 s. A lone CNN training pays: about 1.4x slower
 (2.3-2.4 s against 1.6-1.7 s for 6,000 images), which ``PLAYGROUND_TF_THREADS=0``
 (TensorFlow's own default) gives back on a server for one user.

@@ -37,6 +37,11 @@ PROGRESS_BAR_WIDTH = 20
 
 DIVERGED_HINT = "Lower the learning rate (for example divide it by 10) and train again."
 
+#: The worker's phases after the last step (``JobSnapshot.phase``): the page waits for these.
+EVALUATING = "Evaluating on the test set…"
+SAVING = "Saving…"
+ENDING_PHASES = (EVALUATING, SAVING)
+
 
 def limit_text(seconds: float) -> str:
     """The server's time limit in words: "10-minute", "90-second"."""
@@ -425,11 +430,11 @@ class TrainingJob(_Status):
                 message=f"Stopped{limit_note} before the first epoch ended: no model is kept.",
             )
             return
-        self._set(phase="Evaluating on the test set…")
+        self._set(phase=EVALUATING)
         # The numbers of model.evaluate, in one call of a traced function (Keras' own
         # evaluate builds a data pipeline and traces anew each time: 1-2 s here).
         scores = fastfit.evaluate(model, x_test, y_test, batch_size=EVALUATE_BATCH_SIZE)
-        self._set(phase="Saving…")
+        self._set(phase=SAVING)
         self.store.save_model(self.run_id, model)
         self.store.write_history(self.run_id, live.snapshot().to_dict())
         partial = live.snapshot()

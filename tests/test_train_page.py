@@ -245,24 +245,37 @@ def _compare_figure(at: AppTest):
 
 @pytest.mark.slow  # a fresh interpreter
 def test_light_pages_can_use_the_run_helpers_without_tensorflow():
+    # Every module app.py imports (read from its source, so a new import is covered too):
+    # TensorFlow must not start before core.tf_threads has set its thread count, and a
+    # first page must not wait for its import.
+    import ast
     import subprocess
     import sys
 
-    code = "import sys, ui.runs; print('keras' in sys.modules, 'tensorflow' in sys.modules)"
+    tree = ast.parse((ROOT / "app.py").read_text())
+    modules = {"ui.runs"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("core", "ui"):
+            modules.update(f"{node.module}.{a.name}" if node.module == "core" else node.module for a in node.names)
+        elif isinstance(node, ast.Import):
+            modules.update(a.name for a in node.names if a.name.split(".")[0] in ("core", "ui"))
+    assert {"core.tf_threads", "ui.runs"} <= modules
+    code = (f"import importlib, sys; [importlib.import_module(m) for m in {sorted(modules)!r}]; "
+            "print('keras' in sys.modules, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["False", "False"]
-
 
 
 def test_a_live_view_waits_in_its_tick_only_for_a_job_about_to_end():
     # ui.runs.job_finished_rerun joins such a job (at most END_WAIT_S), so the result shows
     # when it is saved, not a tick later (a Book training in the browser: 0.46 s sooner).
-    from core.training import HistorySnapshot, JobSnapshot
+    from core.training import EVALUATING, SAVING, HistorySnapshot, JobSnapshot
     from ui.runs import END_WAIT_S, job_ends_soon
 
-    def snap(status="running", **history):
+    def snap(status="running", phase="Training…", **history):
         fields = dict(epoch=5, total_epochs=5, step=300, steps_per_epoch=600, seconds_per_step=0.001)
-        return JobSnapshot(run_id="x", status=status, history=HistorySnapshot(**{**fields, **history}))
+        return JobSnapshot(run_id="x", status=status, phase=phase,
+                           history=HistorySnapshot(**{**fields, **history}))
 
     assert job_ends_soon(snap(eta_seconds=END_WAIT_S / 2))
     assert job_ends_soon(snap(step=600, eta_seconds=None))  # every step done: evaluating or saving
@@ -270,6 +283,12 @@ def test_a_live_view_waits_in_its_tick_only_for_a_job_about_to_end():
     assert not job_ends_soon(snap(epoch=0, step=0, eta_seconds=None))  # not started: building the model
     assert not job_ends_soon(snap(status="queued", eta_seconds=0.1))
     assert not job_ends_soon(snap(status="finished", step=600))  # ended: nothing to wait for
+    # Stopped by its student or by the time limit halfway: the ETA says nothing, the phase does.
+    halfway = dict(epoch=2, step=10, eta_seconds=END_WAIT_S * 10)
+    assert job_ends_soon(snap(phase=EVALUATING, **halfway))
+    assert job_ends_soon(snap(phase=SAVING, **halfway))
+    assert not job_ends_soon(snap(**halfway))
+
 
 def _markdown_texts(at: AppTest) -> list[str]:
     return [e.value for kind in ("markdown", "caption", "subheader", "warning", "info", "error")

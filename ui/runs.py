@@ -43,7 +43,7 @@ from core.runs import (
 from core.config import max_trainings, runs_dir, train_limit
 from core.queue import ADMISSION_LOCK, admission_problem, all_live_jobs, live_jobs, training_queue
 from core.quota import quota_problem
-from core.training import TrainingJob
+from core.training import ENDING_PHASES, TrainingJob
 from core.workspace_ids import check_workspace_id
 
 WORKSPACE_PARAM = "ws"
@@ -429,10 +429,13 @@ def job_finished_rerun(job: TrainingJob) -> None:
 
 def job_ends_soon(snap) -> bool:
     """Whether a running job's snapshot says it ends within ``END_WAIT_S``: the training's
-    ETA is shorter, or it is already evaluating or saving (training done)."""
+    ETA is shorter, every step is done, or it is evaluating or saving (also a training
+    stopped by its student or by the server's time limit)."""
     h = snap.history
     if snap.status != RUNNING:
         return False
+    if snap.phase in ENDING_PHASES:
+        return True
     if h.epoch and h.eta_seconds is not None and h.eta_seconds < END_WAIT_S:
         return True
     return bool(h.epoch) and h.fraction >= 1.0
