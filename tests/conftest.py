@@ -29,9 +29,6 @@ from helpers import APPTEST_TIMEOUT  # noqa: E402,F401 - test modules import it 
 # AppTests run app.py in this process: no background TensorFlow warm-up thread here
 # (it would compete for the cores and for the shared model pool); servers get it back.
 os.environ["PLAYGROUND_WARM_UP"] = "0"
-# ...and TensorFlow on the thread count app.py gives it (core.tf_threads), whichever test
-# imports TensorFlow first: an AppTest run sets it, a core test would not.
-os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -42,6 +39,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def pytest_configure(config):
+    # TensorFlow on the thread count app.py gives it (core.tf_threads), whichever test
+    # imports TensorFlow first (an AppTest run sets it, a core test would not). Here, not
+    # at import: the benchmarks import this module and time the book's script with
+    # TensorFlow's own default.
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
