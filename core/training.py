@@ -37,7 +37,9 @@ PROGRESS_BAR_WIDTH = 20
 
 DIVERGED_HINT = "Lower the learning rate (for example divide it by 10) and train again."
 
-#: The worker's phases after the last step (``JobSnapshot.phase``): the page waits for these.
+#: The worker's phases (``JobSnapshot.phase``); the page waits for a job in one of the
+#: ENDING_PHASES, after the last step.
+TRAINING = "Training…"
 EVALUATING = "Evaluating on the test set…"
 SAVING = "Saving…"
 ENDING_PHASES = (EVALUATING, SAVING)
@@ -382,7 +384,7 @@ class TrainingJob(_Status):
         start = time.perf_counter()
         saver = RunSaver(self.store, self.run_id, live, lambda: time.perf_counter() - start)
         time_limit = TimeLimit(self.time_limit)
-        self._set(phase="Training…")
+        self._set(phase=TRAINING)
         try:
             fastfit.fit(
                 model, x, y, batch_size=int(config.batch_size), epochs=int(config.epochs),

@@ -269,10 +269,10 @@ def test_light_pages_can_use_the_run_helpers_without_tensorflow():
 def test_a_live_view_waits_in_its_tick_only_for_a_job_about_to_end():
     # ui.runs.job_finished_rerun joins such a job (at most END_WAIT_S), so the result shows
     # when it is saved, not a tick later (a Book training in the browser: 0.46 s sooner).
-    from core.training import EVALUATING, SAVING, HistorySnapshot, JobSnapshot
+    from core.training import EVALUATING, SAVING, TRAINING, HistorySnapshot, JobSnapshot
     from ui.runs import END_WAIT_S, job_ends_soon
 
-    def snap(status="running", phase="Training…", **history):
+    def snap(status="running", phase=TRAINING, **history):
         fields = dict(epoch=5, total_epochs=5, step=300, steps_per_epoch=600, seconds_per_step=0.001)
         return JobSnapshot(run_id="x", status=status, phase=phase,
                            history=HistorySnapshot(**{**fields, **history}))
