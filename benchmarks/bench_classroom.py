@@ -25,7 +25,15 @@ students. Three cases, each printing p50/p95/max and one JSON line:
 - ``classdraw``: the same with no model in any workspace: the teacher's run is the class
   model (one shared object), as the Class page's "Make this the class model" sets it.
 
-    MNIST_PATH=/path/mnist.npz .venv/bin/python benchmarks/bench_classroom.py [--sessions 30] [--cases idle,train,draw]
+``--browsers M`` (train, draw, classdraw): only M of the K sessions are Chromium tabs, the
+other K - M are protocol students (``protocol_students.py``): each replays, over a websocket
+and in a workspace of its own, what a recorded Chromium tab sent. The server does the same
+work for them as for K browsers, but the K browsers' rendering no longer shares the server's
+cores, as in a classroom where each student has a machine. The targets are judged on every
+session's figure; the Chromium tabs' figures (what a student sees) and the sockets' are also
+given apart.
+
+    MNIST_PATH=/path/mnist.npz .venv/bin/python benchmarks/bench_classroom.py [--sessions 30] [--cases idle,train,draw] [--browsers 3]
 
 Every wait is bounded; the script stops by itself and only talks to 127.0.0.1.
 """
@@ -49,6 +57,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from _common import process_cpu_seconds  # noqa: E402
 from conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, start_app  # noqa: E402
+from protocol_students import ProtocolStudent, Recorder, is_trigger, shows  # noqa: E402
 
 CORES = os.cpu_count() or 1
 IDLE_TARGET_PCT = 5.0
@@ -111,15 +120,16 @@ def has_traceback(page) -> bool:
 
 
 class Classroom:
-    """One server and K browser contexts."""
+    """One server, K sessions: ``browsers`` of them Chromium contexts, the rest protocol students."""
 
-    def __init__(self, playwright, tmp: Path, sessions: int):
+    def __init__(self, playwright, tmp: Path, sessions: int, browsers: int | None = None):
         self.tmp = tmp
         self.playwright = playwright
         Path(tmp).mkdir(parents=True, exist_ok=True)
         self.server = start_app(tmp)
         self.browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         self.sessions = sessions
+        self.browsers = sessions if browsers is None else min(browsers, sessions)
         self.contexts = []
 
     def new_page(self):
@@ -138,6 +148,64 @@ class Classroom:
     @property
     def pid(self) -> int:
         return self.server.process.pid
+
+
+class Students:
+    """Protocol students, a thread each: they replay ``load`` (a recorded page opening), wait
+    for :meth:`start`, then run ``act(student, k)``, whose yielded seconds are ``times``."""
+
+    def __init__(self, url: str, workspaces: list, load: list[bytes], act):
+        self.times: list[float] = []
+        self.errors: list[str] = []
+        self.t0 = 0.0
+        self._go = threading.Event()
+        self._ready = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run, args=(url, workspace, k, load, act), daemon=True)
+                        for k, workspace in enumerate(workspaces)]
+        for thread in self.threads:
+            thread.start()
+        for _ in self.threads:  # every student's page is open before anyone acts
+            self._ready.acquire(timeout=900)
+
+    def _error(self, k: int, error) -> None:
+        with self._lock:
+            self.errors.append(f"student {k}: {error}"[:200])
+
+    def _run(self, url, workspace, k, load, act) -> None:
+        student = None
+        try:
+            student = ProtocolStudent(url, workspace=workspace)
+            student.open_page(load, timeout=600)
+        except Exception as error:  # a student that could not open the page is an error, not a hang
+            self._error(k, error)
+        finally:
+            self._ready.release()
+        if student is None:
+            return
+        self._go.wait()
+        try:
+            for seconds in act(student, k):
+                with self._lock:
+                    self.times.append(seconds)
+        except Exception as error:
+            self._error(k, error)
+        finally:
+            for message in student.errors:
+                self._error(k, f"exception on the page: {message}")
+            student.close()
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self._go.set()
+
+    def running(self) -> bool:
+        return any(thread.is_alive() for thread in self.threads)
+
+    def join(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 #: Installed in a page before its Train press: the browser itself notes when the job
@@ -324,6 +392,7 @@ def first_training_on_a_started_server(room: Classroom, route: str) -> tuple[flo
 def case_train(room: Classroom) -> dict:
     book_s, book_acc = book_script_seconds()
     first = room.new_page()
+    recorder = Recorder(first) if room.browsers < room.sessions else None
     first.goto(f"{room.server.url}/train")
     wait_ready(first, "Train the network")
     unit_fresh = click_train_and_wait(first)  # pressed at once: the warm-up may still be running
@@ -349,20 +418,27 @@ def case_train(room: Classroom) -> dict:
         return {**units, "meets_target": None}
 
     pages = []
-    for _ in range(room.sessions):
+    for _ in range(room.browsers):
         page = room.new_page()
         page.goto(f"{room.server.url}/train")
         pages.append(page)
+    students = None
+    if recorder is not None:  # the rest of the class: new visitors that replay the first tab's press
+        press = next(raw for raw in recorder.messages if is_trigger(raw))
+        students = Students(room.server.url, [None] * (room.sessions - room.browsers), recorder.messages[:1],
+                            lambda student, k: [student.send_until(press, shows("Test accuracy"), timeout=1800)])
     for page in pages:
         wait_ready(page, "Train the network")
     times: list[float | None] = [None] * len(pages)
     errors: list[str] = []
     started = time.perf_counter()
+    if students is not None:
+        students.start()
     for page in pages:  # all K presses land within 5 s, as a class pressing together
         press_train(page, in_page=True)
     press_span = time.perf_counter() - started
     deadline = time.perf_counter() + 60 * 30
-    while any(t is None for t in times) and time.perf_counter() < deadline:
+    while (any(t is None for t in times) or (students and students.running())) and time.perf_counter() < deadline:
         for i, page in enumerate(pages):
             if times[i] is not None:
                 continue
@@ -377,7 +453,10 @@ def case_train(room: Classroom) -> dict:
                 errors.append(f"session {i}: {error}"[:200])
                 times[i] = float("nan")
         time.sleep(0.5)
-    finished = [t for t in times if t is not None and t == t]
+    in_browsers = [t for t in times if t is not None and t == t]
+    at_sockets = list(students.times) if students else []
+    errors += students.errors if students else []
+    finished = in_browsers + at_sockets
     last = max(finished) if finished else float("nan")
     bound = TRAIN_SLACK * room.sessions * unit / CORES
     log_tracebacks = room.server.log().count("Traceback")
@@ -387,7 +466,9 @@ def case_train(room: Classroom) -> dict:
     room.contexts.clear()
     return {
         **units,
-        "press_span_s": round(press_span, 2), "results": percentiles(finished), "arrived": len(finished), "last_s": round(last, 2),
+        "browsers": room.browsers, "press_span_s": round(press_span, 2), "results": percentiles(finished),
+        "results_in_chromium": percentiles(in_browsers), "results_at_sockets": percentiles(at_sockets),
+        "arrived": len(finished), "last_s": round(last, 2),
         "bound_s": round(bound, 2), "errors": errors[:5], "server_log_tracebacks": log_tracebacks,
         "server_peak_rss_mb": round(rss), "rss_target_mb": RSS_TARGET_MB,
         "meets_target": (len(finished) == room.sessions and last <= bound and not errors
@@ -436,9 +517,51 @@ def stroke(page, origin, offset: int) -> None:
     page.mouse.up()
 
 
-def case_classdraw(room: Classroom) -> dict:
+def case_classdraw(room: Classroom, rounds: int = 5) -> dict:
     """``draw``, but no student has a model: the teacher's run is the class model (issue 13)."""
-    return case_draw(room, class_model=True)
+    return case_draw(room, rounds, class_model=True)
+
+
+def open_draw(page, url: str) -> tuple[float, float]:
+    """Open Draw at ``url``; the canvas's top-left corner once it is ready."""
+    page.goto(url)
+    page.locator("canvas.upper-canvas").first.wait_for(timeout=180_000)
+    page.get_by_text("Draw a digit ✏️").first.wait_for(timeout=180_000)
+    box = page.locator("canvas.upper-canvas").first.bounding_box()
+    return box["x"], box["y"]
+
+
+def record_strokes(room: Classroom, workspace: str, rounds: int) -> tuple[list[bytes], list[list[bytes]]]:
+    """A Chromium tab opens Draw and draws the rounds' strokes: what it sent to open the page,
+    and what it sent for each stroke (for protocol students to replay)."""
+    page = room.new_page()
+    recorder = Recorder(page)
+    origin = open_draw(page, f"{room.server.url}/draw?ws={workspace}")
+    page.evaluate(STROKE_WATCH_JS)
+    marks = []
+    for r in range(rounds):
+        marks.append(recorder.mark())
+        page.evaluate(f"() => {{ window.__stroke.want = {r + 1}; }}")
+        stroke(page, origin, offset=(r - rounds // 2) * 12)
+        page.wait_for_function(f"() => window.__stroke.seen[{r + 1}] !== undefined", timeout=120_000, polling=100)
+    marks.append(recorder.mark())
+    page.context.close()
+    room.contexts.remove(page.context)
+    return recorder.messages[:marks[0]], [recorder.messages[a:b] for a, b in zip(marks, marks[1:])]
+
+
+def start_trainer(room: Classroom, recorder: bool = False):
+    """A session presses Train on the longest schedule (it keeps training while the class draws)."""
+    page = room.new_page()
+    recorded = Recorder(page) if recorder else None
+    page.goto(f"{room.server.url}/train")
+    wait_ready(page, "Train the network")
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs").get_by_role("slider")
+    slider.focus()
+    page.keyboard.press("End")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_role("button", name="Stop").first.wait_for(timeout=180_000)
+    return page, recorded
 
 
 def case_draw(room: Classroom, rounds: int = 5, *, class_model: bool = False) -> dict:
@@ -450,35 +573,45 @@ def case_draw(room: Classroom, rounds: int = 5, *, class_model: bool = False) ->
         teacher = "teacherroom01"
         run_id = seed_workspaces(runs_dir, [teacher])
         write_choice(teacher, run_id, root=runs_dir)  # as the Class page's button does
-        names = [new_workspace_id() for _ in range(room.sessions)]  # empty workspaces
+        names = [new_workspace_id() for _ in range(room.sessions + 1)]  # empty workspaces
     else:
-        names = [f"classdraw{k:03d}" for k in range(room.sessions)]
+        names = [f"classdraw{k:03d}" for k in range(room.sessions + 1)]
         seed_workspaces(runs_dir, names)
-    # Two trainings in the background, from two other sessions.
-    trainers = []
-    for _ in range(2):
-        page = room.new_page()
-        page.goto(f"{room.server.url}/train")
-        wait_ready(page, "Train the network")
-        slider = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs").get_by_role("slider")
-        slider.focus()
-        page.keyboard.press("End")  # the longest schedule: it keeps training while we draw
-        page.get_by_role("button", name="Train", exact=True).click()
-        trainers.append(page)
-    pages = []
-    for name in names:
-        page = room.new_page()
-        page.goto(f"{room.server.url}/draw?ws={name}")
-        pages.append(page)
-    origins = []
-    for page in pages:
-        page.locator("canvas.upper-canvas").first.wait_for(timeout=180_000)
-        page.get_by_text("Draw a digit ✏️").first.wait_for(timeout=180_000)
-        box = page.locator("canvas.upper-canvas").first.bounding_box()
-        origins.append((box["x"], box["y"]))
+    names, recorder_workspace = names[:-1], names[-1]
+    replaying = room.sessions - room.browsers
+    students = trainer_student = None
+    if replaying:  # one tab's strokes, recorded before the class starts, for the others to replay
+        load, strokes = record_strokes(room, recorder_workspace, rounds)
+    # Two trainings in the background, from two other sessions (with protocol students: the
+    # second replays the first's press, so only one live view is drawn by Chromium here).
+    first_trainer, recorded = start_trainer(room, recorder=bool(replaying))
+    trainers = [first_trainer]
+    if replaying:
+        press = next(raw for raw in recorded.messages if is_trigger(raw))
+        trainer_student = Students(room.server.url, [None], recorded.messages[:1],
+                                   lambda student, k: [student.send_until(press, shows("Test accuracy"), timeout=3600)])
+        trainer_student.start()
+    else:
+        trainers.append(start_trainer(room)[0])
+    pages = [room.new_page() for _ in names[:room.browsers]]
+    origins = [open_draw(page, f"{room.server.url}/draw?ws={name}") for page, name in zip(pages, names)]
+    if replaying:
+        def act(student: ProtocolStudent, k: int):
+            for r, messages in enumerate(strokes):
+                # A stroke every 2 s per student, the class's strokes spread over those 2 s.
+                due = students.t0 + 2.0 * r + 2.0 * k / replaying
+                time.sleep(max(0.0, due - time.monotonic()))
+                for raw in messages[:-1]:
+                    student.send(raw)
+                want = f"after {r + 1} stroke{'s' if r else ''}"
+                yield 1000 * student.send_until(messages[-1], shows(want), timeout=60)
+
+        students = Students(room.server.url, names[room.browsers:], load, act)
     for page in pages:
         page.evaluate(STROKE_WATCH_JS)
     errors: list[str] = []
+    if students is not None:
+        students.start()
     for r in range(rounds):
         round_start = time.perf_counter()
         for page, origin in zip(pages, origins):
@@ -492,8 +625,12 @@ def case_draw(room: Classroom, rounds: int = 5, *, class_model: bool = False) ->
                 errors.append(f"session {i} round {r}: {error}"[:200])
         # One stroke every 2 s per session (pacing, not waiting for a state).
         time.sleep(max(0.0, 2.0 - (time.perf_counter() - round_start)))
-    latencies = [ms for page in pages for ms in page.evaluate(
-        "() => Object.values(window.__stroke.seen)")]
+    in_browsers = [ms for page in pages for ms in page.evaluate("() => Object.values(window.__stroke.seen)")]
+    at_sockets = []
+    if students is not None:
+        students.join(timeout=120)
+        at_sockets, errors = list(students.times), errors + students.errors
+    latencies = in_browsers + at_sockets
     for page in trainers:
         button = page.get_by_role("button", name="Stop")
         if button.count():
@@ -503,30 +640,37 @@ def case_draw(room: Classroom, rounds: int = 5, *, class_model: bool = False) ->
     for context in room.contexts:
         context.close()
     room.contexts.clear()
-    return {"case": "classdraw" if class_model else "draw", "sessions": room.sessions, "trainings_running": 2,
-            "stroke_to_prediction_ms": stats, "errors": errors[:5],
+    return {"case": "classdraw" if class_model else "draw", "sessions": room.sessions, "browsers": room.browsers,
+            "trainings_running": 2, "strokes_expected": rounds * room.sessions,
+            "stroke_to_prediction_ms": stats, "in_chromium_ms": percentiles(in_browsers),
+            "at_sockets_ms": percentiles(at_sockets), "errors": errors[:5],
             "server_peak_rss_mb": round(rss), "target_p95_ms": DRAW_P95_TARGET_MS,
-            "meets_target": bool(latencies) and stats["p95"] <= DRAW_P95_TARGET_MS and not errors}
+            "meets_target": (len(latencies) == rounds * room.sessions and stats["p95"] <= DRAW_P95_TARGET_MS
+                             and not errors)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--cases", default="firstvisit,idle,train,draw,classdraw")
+    parser.add_argument("--browsers", type=int, default=None,
+                        help="Chromium tabs among the sessions (default: all); the rest are protocol students")
+    parser.add_argument("--rounds", type=int, default=5, help="strokes per session in the draw cases")
     args = parser.parse_args()
     if not os.environ.get("MNIST_PATH"):
         raise SystemExit("set MNIST_PATH to the real mnist.npz")
     from playwright.sync_api import sync_playwright
 
-    cases = {"firstvisit": case_firstvisit, "idle": case_idle, "train": case_train, "draw": case_draw,
-             "classdraw": case_classdraw}
+    cases = {"firstvisit": case_firstvisit, "idle": case_idle, "train": case_train,
+             "draw": lambda room: case_draw(room, args.rounds),
+             "classdraw": lambda room: case_classdraw(room, args.rounds)}
     results = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         for name in args.cases.split(","):
             # A fresh server per case, so one case's load does not leak into the next.
             case_dir = Path(tmp) / name
             case_dir.mkdir()
-            room = Classroom(playwright, case_dir, args.sessions)
+            room = Classroom(playwright, case_dir, args.sessions, args.browsers)
             try:
                 result = cases[name](room)
             finally:
@@ -534,7 +678,7 @@ def main() -> None:
             print(json.dumps(result), flush=True)
             results.append(result)
     judged = [r["meets_target"] for r in results if r["meets_target"] is not None]  # --sessions 0 judges none
-    print(json.dumps({"benchmark": "classroom", "sessions": args.sessions,
+    print(json.dumps({"benchmark": "classroom", "sessions": args.sessions, "browsers": args.browsers,
                       "meets_targets": all(judged) if judged else None}))
 
 
