@@ -582,17 +582,22 @@ def case_draw(room: Classroom, rounds: int = 5, *, class_model: bool = False) ->
     students = trainer_student = None
     if replaying:  # one tab's strokes, recorded before the class starts, for the others to replay
         load, strokes = record_strokes(room, recorder_workspace, rounds)
-    # Two trainings in the background, from two other sessions (with protocol students: the
-    # second replays the first's press, so only one live view is drawn by Chromium here).
-    first_trainer, recorded = start_trainer(room, recorder=bool(replaying))
-    trainers = [first_trainer]
+    # Two trainings in the background, from two other sessions. With protocol students, a
+    # Chromium tab's press is recorded (and its training stopped), and two protocol students
+    # replay it: their live views' ticks reach the server, no live chart is drawn on its cores.
+    trainers = []
     if replaying:
+        page, recorded = start_trainer(room, recorder=True)
+        page.get_by_role("button", name="Stop").first.click()
+        page.get_by_role("button", name="Train", exact=True).and_(page.locator("button:enabled")).wait_for(timeout=180_000)
+        page.context.close()
+        room.contexts.remove(page.context)
         press = next(raw for raw in recorded.messages if is_trigger(raw))
-        trainer_student = Students(room.server.url, [None], recorded.messages[:1],
+        trainer_student = Students(room.server.url, [None, None], recorded.messages[:1],
                                    lambda student, k: [student.send_until(press, shows("Test accuracy"), timeout=3600)])
         trainer_student.start()
     else:
-        trainers.append(start_trainer(room)[0])
+        trainers = [start_trainer(room)[0] for _ in range(2)]
     pages = [room.new_page() for _ in names[:room.browsers]]
     origins = [open_draw(page, f"{room.server.url}/draw?ws={name}") for page, name in zip(pages, names)]
     if replaying:
