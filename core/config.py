@@ -95,6 +95,15 @@ def tf_threads() -> int:
     return _positive_int("PLAYGROUND_TF_THREADS", 1)
 
 
+def training_nice() -> int:
+    """``PLAYGROUND_TRAINING_NICE`` (default 10, at most 19): the CPU priority trainings yield
+    with (core/priority.py); 0 keeps them at the class's priority, a bad value means 10."""
+    value = os.environ.get("PLAYGROUND_TRAINING_NICE", "").strip()
+    if value == "0":
+        return 0
+    return min(19, _positive_int("PLAYGROUND_TRAINING_NICE", 10))
+
+
 def train_limit() -> int | None:
     """``PLAYGROUND_TRAIN_LIMIT`` (tests only; unset = everything): train and test on the
     first N images of each split, so an end-to-end test of the page takes seconds."""

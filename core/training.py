@@ -363,7 +363,9 @@ class TrainingJob(_Status):
 
     def _train(self) -> None:
         from core.model_pool import model_pool
+        from core.priority import yield_to_the_class
 
+        yield_to_the_class()  # a training takes the cores the class leaves idle
         self._set(status=RUNNING, phase="Preparing the data…")
         self.store.update_metrics(self.run_id, status=RUNNING, started=time.time())
         x, y = self._prepare(self.dataset.x_train, self.dataset.y_train)
@@ -374,6 +376,7 @@ class TrainingJob(_Status):
         input_shape = tuple(self.dataset.x_train.shape[1:])
         pool = model_pool()
         model = pool.take(self.config, input_shape=input_shape)
+        yield_to_the_class()  # again: TensorFlow's pools exist now, whichever thread made them
         self._fit_and_save(model, x, y, x_test, y_test)
         pool.give_back(self.config, model, input_shape=input_shape)  # not after an error: its state is unknown
 

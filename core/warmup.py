@@ -39,6 +39,9 @@ def start(*, dataset=None) -> threading.Thread | None:
 
 def _warm_up(dataset) -> None:
     try:
+        from core.priority import yield_to_the_class
+
+        yield_to_the_class()  # the first visitors' pages go first; TensorFlow's pools inherit it
         import numpy as np
 
         from core import fastfit
