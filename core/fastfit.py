@@ -356,13 +356,17 @@ def fit(
                 seen += size
                 loss_sum += loss * size
                 hit_sum += accuracy * size
+                # What CallbackList.on_train_batch_end would hand each callback (plain floats,
+                # keys sorted), without its per-step pythonify_logs: a tensor check per value
+                # that held the interpreter lock longer than the step itself.
                 logs = {
-                    "loss": loss_sum / seen,
                     "accuracy": hit_sum / seen,
-                    "batch_loss": loss,
                     "batch_accuracy": accuracy,
+                    "batch_loss": loss,
+                    "loss": loss_sum / seen,
                 }
-                cbs.on_train_batch_end(first + i, logs)
+                for callback in cbs.callbacks:
+                    callback.on_train_batch_end(first + i, logs)
             if model.stop_training:
                 break
         epoch_logs = {"loss": loss_sum / seen, "accuracy": hit_sum / seen}

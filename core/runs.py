@@ -115,6 +115,8 @@ def _clean(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
+        if all(type(v) is float for v in value):  # a history's long columns: the common case, fast
+            return [v if math.isfinite(v) else None for v in value]
         return [_clean(v) for v in value]
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
@@ -145,9 +147,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def atomic_write_json(path: Path, payload: dict) -> None:
-    """``atomic_write_bytes`` of pretty, standard JSON (non-finite numbers as null)."""
-    text = json.dumps(_clean(payload), indent=1, allow_nan=False)
+def atomic_write_json(path: Path, payload: dict, *, indent: int | None = 1) -> None:
+    """``atomic_write_bytes`` of standard JSON (non-finite numbers as null), pretty unless
+    ``indent`` is None (then json's C encoder: the indented one is pure Python)."""
+    text = json.dumps(_clean(payload), indent=indent, allow_nan=False)
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -410,7 +413,9 @@ class RunStore:
 
     def write_history(self, run_id: str, history: dict) -> None:
         """Replace history.json (``{"epoch": {...}, "batch": {...}, ...}``)."""
-        atomic_write_json(self._existing(run_id) / HISTORY_FILE, history)
+        # Compact: up to 20,000 batch records, written every 2 s while a run trains, and the
+        # indented encoder holds the interpreter lock that every page of the class needs.
+        atomic_write_json(self._existing(run_id) / HISTORY_FILE, history, indent=None)
 
     def save_checkpoint(self, run_id: str, weights) -> None:
         """Save an epoch's weights (``model.get_weights()``, a list of arrays) atomically.

@@ -96,6 +96,18 @@ def test_callbacks_in_keras_order_with_every_step():
     assert history.params["steps"] == steps and history.params["epochs"] == 2
 
 
+def test_batch_logs_are_what_kerass_callback_list_would_hand_over():
+    from keras.src.utils.python_utils import pythonify_logs  # what CallbackList applies per batch
+
+    Recorder = recorder_class()
+    x, y = tiny_data()
+    rec = Recorder()
+    fastfit.fit(tiny_model(), x, y, batch_size=50, epochs=1, callbacks=[rec])
+    for _, _, logs in rec.batch_ends():
+        assert list(logs.items()) == list(pythonify_logs(logs).items())  # plain floats, sorted keys
+        assert all(type(value) is float for value in logs.values())
+
+
 def test_batch_logs_are_running_means_and_epoch_logs_their_last_value():
     Recorder = recorder_class()
     x, y = tiny_data()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -129,6 +130,18 @@ def test_non_finite_numbers_are_written_as_null(store):
     store.write_history(run.run_id, {"epochs": [0], "epoch": {"loss": [float("nan")]}, "batch": {}, "batch_steps": []})
     text = (store.folder / run.run_id / HISTORY_FILE).read_text()
     assert "NaN" not in text and json.loads(text)["epoch"]["loss"] == [None]
+
+
+def test_a_long_history_is_written_compact_and_every_non_finite_number_as_null(store):
+    run = make_run(store)
+    losses = [0.5, float("inf"), float("-inf"), float("nan"), 0.25] * 4000  # 20,000 batch records
+    store.write_history(run.run_id, {"epochs": [0, 1], "epoch": {"loss": [1.0, 0.5]},
+                                     "batch": {"loss": losses, "step": list(range(len(losses)))}})
+    text = (store.folder / run.run_id / HISTORY_FILE).read_text()
+    assert "\n" not in text.strip()  # json's C encoder, not the indented pure-Python one
+    written = json.loads(text)["batch"]
+    assert written["loss"] == [None if not math.isfinite(v) else v for v in losses]
+    assert written["step"] == list(range(len(losses)))
 
 
 def test_writes_are_atomic_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
