@@ -235,9 +235,15 @@ PRESS_JS = r"""() => {
 }"""
 
 
+TRAIN_READY_JS = r"""() => Array.from(document.querySelectorAll('button')).some(
+    b => /(^|[^A-Za-z])Train$/.test(b.innerText.trim()) && !b.disabled)"""
+
+
 def press_train(page, *, in_page: bool = False) -> None:
     page.evaluate(WATCH_JS)
     if in_page:
+        # The page's heading can be on screen before its Train button: wait for the button.
+        page.wait_for_function(TRAIN_READY_JS, timeout=180_000, polling=50)
         if not page.evaluate(PRESS_JS):
             raise RuntimeError("no enabled Train button on the page")
     else:
@@ -432,10 +438,10 @@ def case_train(room: Classroom) -> dict:
     times: list[float | None] = [None] * len(pages)
     errors: list[str] = []
     started = time.perf_counter()
-    if students is not None:
-        students.start()
     for page in pages:  # all K presses land within 5 s, as a class pressing together
         press_train(page, in_page=True)
+    if students is not None:
+        students.start()
     press_span = time.perf_counter() - started
     deadline = time.perf_counter() + 60 * 30
     while (any(t is None for t in times) or (students and students.running())) and time.perf_counter() < deadline:

@@ -147,8 +147,8 @@ class ProtocolStudent:
         elif kind == "stop_auto_rerun":
             for fragment_id in fmsg.stop_auto_rerun.fragment_ids:
                 self.auto.pop(fragment_id, None)
-        elif kind == "new_session":
-            self.auto.clear()  # a full run starts: its fragments announce themselves again
+        elif kind == "new_session" and not fmsg.metadata.run.fragment_ids:
+            self.auto.clear()  # a full run starts (not a fragment's): its fragments announce themselves again
         elif kind == "delta" and fmsg.delta.WhichOneof("type") == "new_element":
             if fmsg.delta.new_element.WhichOneof("type") == "exception":
                 self.errors.append(fmsg.delta.new_element.exception.message[:200])
