@@ -66,12 +66,17 @@ def explainer(model):
 
 
 def inference(model):
-    """The model's traced inference call (core.inside.compiled_call), once per session:
-    what the Draw page asks after every stroke. Built and run once on zeros here, so the
-    graph is traced when the page loads, not in the first stroke."""
+    """What the Draw page asks after every stroke, once per session: the model in NumPy
+    (core.forward: off TensorFlow's pools, which the server's trainings keep busy), else its
+    traced call (core.inside.compiled_call), run once on zeros here so the graph is traced
+    when the page loads, not in the first stroke."""
+    from core.forward import numpy_forward
     from core.inside import compiled_call
 
     def warmed(model):
+        call = numpy_forward(model)
+        if call is not None:
+            return call
         call = compiled_call(model)
         shape = tuple(model.input_shape)[1:]
         if all(isinstance(d, int) for d in shape):  # a fixed input: trace it now
