@@ -30,6 +30,21 @@ DIVERGED_LOSS = 10 * math.log(10)
 #: 20,000-point history: tens of ms), and every page of the class waits for that lock.
 HISTORY_EVERY_S = 2.0
 HISTORY_MAX_SHARE = 0.05
+#: A checkpoint's history.json keeps at most this many batch records (every k-th): all
+#: the epochs, and a batch curve for a run cut off by a crash; the run's end writes all.
+CHECKPOINT_BATCH_POINTS = 2_000
+
+
+def checkpoint_history(history: dict, *, max_points: int = CHECKPOINT_BATCH_POINTS) -> dict:
+    """``history`` (HistorySnapshot.to_dict()) with its batch records thinned to ``max_points``
+    at most, the last one always kept (what the curve ended on)."""
+    steps = history.get("batch_steps") or []
+    if len(steps) <= max_points:
+        return history
+    stride = -(-len(steps) // max_points)
+    keep = list(range(len(steps) - 1, -1, -stride))[::-1]
+    return {**history, "batch_steps": [steps[i] for i in keep],
+            "batch": {name: [values[i] for i in keep] for name, values in history.get("batch", {}).items()}}
 
 
 class LiveHistory(keras.callbacks.Callback):
@@ -217,11 +232,11 @@ class RunSaver(keras.callbacks.Callback):
         # HISTORY_MAX_SHARE of the time (the end writes it anyway).
         history, now = None, self.clock()
         if now - self._history_written >= max(HISTORY_EVERY_S, self._history_cost / HISTORY_MAX_SHARE):
-            history, self._history_written = self.live.snapshot().to_dict(), now
+            history, self._history_written = checkpoint_history(self.live.snapshot().to_dict()), now
         weights = self.model.get_weights()
         with self._changed:
             if history is None and self._pending is not None and self._pending[2] is not None:
-                history = self.live.snapshot().to_dict()  # the checkpoint it replaces was to write one
+                history = checkpoint_history(self.live.snapshot().to_dict())  # the one it replaces had one
             # A checkpoint not yet written is replaced by the newer one.
             self._pending = (epoch + 1, weights, history, self.clock() - self.seconds)
             self._changed.notify_all()

@@ -8,6 +8,7 @@ preparation of a canvas drawing the way MNIST's own images were made.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 
@@ -283,6 +284,11 @@ def stage_code_lines() -> dict[str, str]:
     The Draw page labels each X-ray stage with it, so the label can never
     drift from the code.
     """
+    return dict(_stage_code_lines())
+
+
+@functools.cache  # read once: inspect tokenizes the source, and Draw asks after every stroke
+def _stage_code_lines() -> dict[str, str]:
     source = inspect.getsource(prepare_drawing_stages)
     lines = {}
     for line in source.splitlines():

@@ -498,3 +498,18 @@ def test_history_json_is_rewritten_for_at_most_a_twentieth_of_the_time():
     assert saver.close() is None
     gaps = np.diff(written)
     assert len(written) >= 3 and gaps.min() >= max(HISTORY_EVERY_S, 0.5 / HISTORY_MAX_SHARE), written
+
+
+def test_a_checkpoints_history_keeps_every_epoch_and_a_thinned_batch_curve_ending_on_the_last():
+    from core.callbacks import checkpoint_history
+
+    steps = list(range(1, 30_001))
+    history = {"epochs": [0, 1], "epoch": {"loss": [2.0, 1.0]}, "batch_steps": steps,
+               "batch": {"loss": [float(s) for s in steps]}, "steps_per_epoch": 600, "total_epochs": 50}
+    thinned = checkpoint_history(history, max_points=2_000)
+    assert len(thinned["batch_steps"]) <= 2_000 and thinned["batch_steps"][-1] == 30_000
+    assert thinned["batch"]["loss"] == [float(s) for s in thinned["batch_steps"]]  # records stay paired
+    assert thinned["epochs"] == [0, 1] and thinned["epoch"] == history["epoch"]
+    assert len(history["batch_steps"]) == 30_000  # the live history is not touched
+    short = {**history, "batch_steps": steps[:10], "batch": {"loss": [1.0] * 10}}
+    assert checkpoint_history(short, max_points=2_000) is short
