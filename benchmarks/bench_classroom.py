@@ -599,9 +599,18 @@ def case_draw(room: Classroom, rounds: int = 5, *, class_model: bool = False) ->
         page.context.close()
         room.contexts.remove(page.context)
         press = next(raw for raw in recorded.messages if is_trigger(raw))
-        trainer_student = Students(room.server.url, [None, None], recorded.messages[:1],
-                                   lambda student, k: [student.send_until(press, shows("Test accuracy"), timeout=3600)])
+
+        def train(student: ProtocolStudent, k: int):
+            yield student.send_until(press, shows("Stop"), timeout=300)  # its training runs
+            student.send_until(None, shows("Test accuracy"), timeout=3600)  # its live view ticks meanwhile
+
+        trainer_student = Students(room.server.url, [None, None], recorded.messages[:1], train)
         trainer_student.start()
+        deadline = time.monotonic() + 300
+        while len(trainer_student.times) < 2 and not trainer_student.errors and time.monotonic() < deadline:
+            time.sleep(0.1)  # polling for the state: both trainings show their Stop button
+        if len(trainer_student.times) < 2:
+            raise RuntimeError(f"the background trainings did not start: {trainer_student.errors}")
     else:
         trainers = [start_trainer(room)[0] for _ in range(2)]
     pages = [room.new_page() for _ in names[:room.browsers]]

@@ -64,7 +64,8 @@ def is_trigger(raw: bytes) -> bool:
 
 
 def element_text(fmsg: ForwardMsg) -> str:
-    """The text a new element carries (a markdown body, a metric's label and value), else ""."""
+    """The text a new element carries (a markdown body, a metric's label and value, a
+    button's label), else ""."""
     if fmsg.WhichOneof("type") != "delta" or fmsg.delta.WhichOneof("type") != "new_element":
         return ""
     element = fmsg.delta.new_element
@@ -73,6 +74,8 @@ def element_text(fmsg: ForwardMsg) -> str:
         return element.markdown.body
     if kind == "metric":
         return f"{element.metric.label}: {element.metric.body}"
+    if kind == "button":
+        return element.button.label
     return ""
 
 

@@ -25,13 +25,11 @@ MAX_BATCH_POINTS = 20_000
 #: an overshooting optimizer (sgd at learning rate 10 with relu) sends the loss to
 #: 50, 100, ... long before it reaches NaN; no network improves from there.
 DIVERGED_LOSS = 10 * math.log(10)
-#: A checkpoint's history.json is rewritten at most this often (seconds), and for at most
-#: this share of the time: json's encoder holds the interpreter lock while it writes (a
-#: 20,000-point history: tens of ms), and every page of the class waits for that lock.
+#: A checkpoint's history.json is rewritten at most this often (seconds).
 HISTORY_EVERY_S = 2.0
-HISTORY_MAX_SHARE = 0.05
-#: A checkpoint's history.json keeps at most this many batch records (every k-th): all
-#: the epochs, and a batch curve for a run cut off by a crash; the run's end writes all.
+#: ... with at most this many batch records (every k-th): all the epochs, and a batch curve
+#: for a run cut off by a crash; the run's end writes them all. json's encoder holds the
+#: interpreter lock every page of the class waits for: 20,000 records took tens of ms.
 CHECKPOINT_BATCH_POINTS = 2_000
 
 
@@ -44,7 +42,8 @@ def checkpoint_history(history: dict, *, max_points: int = CHECKPOINT_BATCH_POIN
     stride = -(-len(steps) // max_points)
     keep = list(range(len(steps) - 1, -1, -stride))[::-1]
     return {**history, "batch_steps": [steps[i] for i in keep],
-            "batch": {name: [values[i] for i in keep] for name, values in history.get("batch", {}).items()}}
+            "batch": {name: [values[i] for i in keep if i < len(values)]
+                      for name, values in history.get("batch", {}).items()}}
 
 
 class LiveHistory(keras.callbacks.Callback):
@@ -216,8 +215,7 @@ class RunSaver(keras.callbacks.Callback):
         self.seconds = 0.0  # time the training thread spent on checkpoints
         self.error: BaseException | None = None  # the writer's, raised by close()
         self._pending = None
-        self._history_written = -math.inf  # self.clock() when the last history was taken
-        self._history_cost = 0.0  # seconds the writer took for the last history.json
+        self._history_written = -math.inf
         self._changed = threading.Condition()
         self._closed = False
         self._writer = threading.Thread(target=self._write_loop, name=f"checkpoint-{run_id}", daemon=True)
@@ -228,11 +226,10 @@ class RunSaver(keras.callbacks.Callback):
             return  # a cut-short or diverged epoch is not a checkpoint
         start = time.perf_counter()
         # The history grows with every batch and its JSON takes the interpreter lock
-        # while it is written: at most every HISTORY_EVERY_S, and for at most
-        # HISTORY_MAX_SHARE of the time (the end writes it anyway).
-        history, now = None, self.clock()
-        if now - self._history_written >= max(HISTORY_EVERY_S, self._history_cost / HISTORY_MAX_SHARE):
-            history, self._history_written = checkpoint_history(self.live.snapshot().to_dict()), now
+        # while it is written: at most every HISTORY_EVERY_S (the end writes it anyway).
+        history = None
+        if start - self._history_written >= HISTORY_EVERY_S:
+            history, self._history_written = checkpoint_history(self.live.snapshot().to_dict()), start
         weights = self.model.get_weights()
         with self._changed:
             if history is None and self._pending is not None and self._pending[2] is not None:
@@ -263,9 +260,7 @@ class RunSaver(keras.callbacks.Callback):
                 epochs_done, weights, history, train_seconds = item
                 self.store.save_checkpoint(self.run_id, weights)
                 if history is not None:
-                    began = self.clock()
                     self.store.write_history(self.run_id, history)
-                    self._history_cost = self.clock() - began
                 self.store.update_metrics(
                     self.run_id, status=RUNNING, epochs_done=epochs_done, train_seconds=train_seconds,
                 )

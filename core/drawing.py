@@ -138,9 +138,10 @@ def predict_drawing(model, image28: np.ndarray, *, call=None) -> Prediction:
     """Call a Keras model on one prepared (28, 28) drawing (floats in [0, 1]), shaped
     per its input_shape by :func:`core.preprocess.model_input`, as the test set is.
 
-    ``call``: the model's traced inference, :func:`core.inside.compiled_call`
-    (the CNN on one image: ~6 ms instead of ~16 ms eagerly, measured in
-    benchmarks/bench_inside.py); None calls ``model(x, training=False)``. Never
+    ``call``: the model's inference, :func:`core.forward.numpy_forward` (off TensorFlow's
+    pools) or :func:`core.inside.compiled_call` (the CNN on one image: ~6 ms instead of
+    ~16 ms eagerly, measured in benchmarks/bench_inside.py); None calls
+    ``model(x, training=False)``. Never
     ``model.predict``: one image needs no tf.data pipeline.
     """
     image28 = np.asarray(image28)

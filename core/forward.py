@@ -14,10 +14,17 @@ Keras' own outputs in tests/test_forward.py.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 
 import numpy as np
 from scipy.special import expit, softmax
+
+# One NumPy function per model object for the whole server (a class model is one object
+# shared by every session): its arrays are never written after it is made.
+_MADE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
 
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda z: z,
@@ -68,6 +75,8 @@ def _layer_step(layer):
     """One Keras layer as a NumPy function, or None when it is not one this module knows."""
     kind = type(layer).__name__
     config = layer.get_config()
+    if not isinstance(config.get("activation", "linear"), str):  # a custom activation's config
+        return None
     if kind in ("InputLayer", "Dropout"):  # Dropout is the identity at inference
         return lambda x: x
     if kind == "Flatten":
@@ -83,7 +92,9 @@ def _layer_step(layer):
     activation = ACTIVATIONS.get(config.get("activation"))
     if activation is None:
         return None
-    weights = [np.array(w, dtype=np.float32) for w in layer.get_weights()]  # copies: training may go on
+    weights = [np.asarray(w, dtype=np.float32) for w in layer.get_weights()]  # get_weights copies
+    if len(weights) != (2 if config.get("use_bias", True) else 1):  # quantized, LoRA, ...: not plain
+        return None
     kernel, bias = weights[0], (weights[1] if config.get("use_bias", True) else None)
     if kind == "Dense":
         return _dense(kernel, bias, activation)
@@ -96,18 +107,23 @@ def _layer_step(layer):
 
 def numpy_forward(model) -> Callable[[np.ndarray], np.ndarray] | None:
     """The model's inference as a NumPy function ((N, *input) float32 -> (N, classes)),
-    with a copy of its weights as they are now; None for a model with a layer it does not know.
+    with a copy of its weights as they are when first asked (made once per model object);
+    None for anything but a ``keras.Sequential`` of the layers this module knows.
     """
-    layers = getattr(model, "layers", None)
-    if not layers or len(getattr(model, "inputs", None) or ()) != 1:
-        return None
-    steps = []
-    for layer in layers:
-        step = _layer_step(layer)
-        if step is None:
-            return None
-        steps.append(step)
+    import keras
 
+    if not isinstance(model, keras.Sequential):  # a straight chain of layers, nothing else
+        return None
+    with _LOCK:
+        if model in _MADE:
+            return _MADE[model]
+    steps = [_layer_step(layer) for layer in model.layers]
+    call = None if any(step is None for step in steps) else _chain(steps)
+    with _LOCK:
+        return _MADE.setdefault(model, call)
+
+
+def _chain(steps):
     def call(x: np.ndarray) -> np.ndarray:
         out = np.asarray(x, dtype=np.float32)
         for step in steps:

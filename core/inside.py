@@ -19,21 +19,15 @@ Keras is never imported at module level; the models passed in are Keras models.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
+from core.forward import ACTIVATIONS
 from core.preprocess import model_input
 from core.preprocess import IMAGE_SHAPE
 
 DEFAULT_MAX_UNITS = 16
-#: The NumPy versions of the activations the playground offers (core.model.ACTIVATIONS + the output's).
-_ACTIVATIONS = {
-    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
-    "relu": lambda z: np.maximum(z, 0.0),
-    "tanh": np.tanh,
-    "linear": lambda z: z,
-}
 
 
 # --------------------------------------------------------------------------- finding layers
@@ -301,8 +295,8 @@ def dense_unit_arithmetic(
     product = w * pixels
     z = float(product.sum() + b)
     name = _activation_name(dense)
-    if name in _ACTIVATIONS:
-        a = float(_ACTIVATIONS[name](np.float64(z)))
+    if name in ACTIVATIONS and name != "softmax":  # softmax needs the whole layer, not one unit
+        a = float(ACTIVATIONS[name](np.float64(z)))
     else:  # any other Keras activation: let Keras compute it
         a = float(np.asarray(dense.activation(np.array([z], dtype=np.float32)))[0])
     return UnitArithmetic(w, pixels, product, b, z, a, name)

@@ -14,7 +14,6 @@ created at its first op, by whichever thread that is); they are lowered too. Lin
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import threading
@@ -22,7 +21,7 @@ import threading
 from core import config as settings
 
 TENSORFLOW_POOLS = "tf_"  # the prefix of the thread names TensorFlow gives its pools
-log = logging.getLogger(__name__)
+LINUX = sys.platform.startswith("linux")  # where a thread has a nice value of its own
 
 
 def _lower(tid: int, nice: int) -> bool:
@@ -52,15 +51,17 @@ def thread_names() -> dict[int, str]:
 
 
 def yield_to_the_class(*, nice: int | None = None) -> int:
-    """Lower the calling thread and TensorFlow's pool threads to ``nice``
+    """Lower the calling thread and TensorFlow's pool threads to ``nice`` at least
     (default ``PLAYGROUND_TRAINING_NICE``, 10; 0 leaves them alone). Returns how many
-    threads were lowered (0 off Linux).
+    threads are now at ``nice`` or lower in priority (0 off Linux).
 
     Called by a training's worker (and the warm-up) before its first TensorFlow op and
-    again once TensorFlow has started, so pools created in between are caught too.
+    again once TensorFlow has started, so pools created in between are caught too. The
+    pools are the process's: once lowered, every TensorFlow op of the server runs on
+    them, a page's too (Draw's prediction does not: core/forward.py).
     """
     nice = settings.training_nice() if nice is None else int(nice)
-    if nice <= 0 or not sys.platform.startswith("linux"):
+    if nice <= 0 or not LINUX:
         return 0
     lowered = int(_lower(threading.get_native_id(), nice))
     for tid, name in thread_names().items():

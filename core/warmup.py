@@ -39,9 +39,6 @@ def start(*, dataset=None) -> threading.Thread | None:
 
 def _warm_up(dataset) -> None:
     try:
-        from core.priority import yield_to_the_class
-
-        yield_to_the_class()  # the first visitors' pages go first; TensorFlow's pools inherit it
         import numpy as np
 
         from core import fastfit
@@ -49,6 +46,11 @@ def _warm_up(dataset) -> None:
         from core.model_pool import model_pool
         from core.preprocess import IMAGE_SHAPE, NUM_CLASSES
 
+        from core.priority import yield_to_the_class
+
+        # Before TensorFlow's import (seconds of CPU, in pool.take): the first visitors' pages
+        # go first. A page that imports Keras meanwhile waits for the import either way.
+        yield_to_the_class()
         config = PRESETS[DEFAULT_PRESET]
         pool = model_pool()
         model = pool.take(config, input_shape=IMAGE_SHAPE)

@@ -357,7 +357,7 @@ def main() -> None:
     # Built once per dataset for the whole server (seconds: a PCA of 10,000 images), after the
     # canvas is on screen: not in the first stroke's rerun, where a class drawing at once waited.
     nearest_index(dataset.name)
-    if model is not None:  # the traced call is built (and traced) once, here, not in the first stroke
+    if model is not None:  # the inference call is built (a traced one traced) once, here, not in the first stroke
         try:
             ui_inside.inference(model)
         except ValueError:  # a model that cannot read drawings: the canvas section says so

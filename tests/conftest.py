@@ -47,6 +47,10 @@ def pytest_configure(config):
     # at import: the benchmarks import this module and time the book's script with
     # TensorFlow's own default.
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    # Trainings at the tests' own priority (core/priority.py lowers them by default): TensorFlow's
+    # pools are process-wide, and a lowered test process or server would wait longer on a loaded
+    # machine. tests/test_priority.py asks for the default itself.
+    os.environ.setdefault("PLAYGROUND_TRAINING_NICE", "0")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker

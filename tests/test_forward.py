@@ -40,7 +40,7 @@ def test_same_outputs_as_keras(config):
     np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_the_weights_are_copied_when_it_is_made():
+def test_the_weights_are_copied_when_it_is_first_made():
     model = randomized(build_model(PRESETS["Book"]))
     x = model_input(images(2), input_shape=model.input_shape)
     call = numpy_forward(model)
@@ -57,7 +57,16 @@ def test_a_layer_it_does_not_know_keeps_tensorflow():
                                 layers.Flatten(), layers.Dense(10, activation="softmax")])
     normalized = keras.Sequential([keras.Input((784,)), layers.BatchNormalization(), layers.Dense(10, activation="softmax")])
     gelu = keras.Sequential([keras.Input((784,)), layers.Dense(10, activation="gelu")])
+    inputs = keras.Input((784,))
+    functional = keras.Model(inputs, layers.Dense(10, activation="softmax")(inputs))  # not a straight chain
     assert numpy_forward(unknown) is None
     assert numpy_forward(normalized) is None
     assert numpy_forward(gelu) is None
+    assert numpy_forward(functional) is None
     assert numpy_forward(object()) is None
+
+
+def test_made_once_per_model_and_shared():
+    model = build_model(PRESETS["Book"])
+    assert numpy_forward(model) is numpy_forward(model)
+    assert numpy_forward(build_model(PRESETS["Book"])) is not numpy_forward(model)

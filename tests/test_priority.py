@@ -11,11 +11,35 @@ import pytest
 from core import config, priority
 from core.priority import thread_names, yield_to_the_class
 
-linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
-
-
 def nice_of(tid: int) -> int:
     return os.getpriority(os.PRIO_PROCESS, tid)
+
+
+def _can_lower_a_thread() -> bool:
+    out = []
+
+    def probe():
+        tid = threading.get_native_id()
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, nice_of(tid) + 1))
+            out.append(True)
+        except OSError:  # a sandbox that forbids it
+            out.append(False)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join(10)
+    return bool(out and out[0])
+
+
+linux = pytest.mark.skipif(not (sys.platform.startswith("linux") and _can_lower_a_thread()),
+                           reason="per-thread nice values are Linux's, and this process may not lower a thread")
+BASE = nice_of(threading.get_native_id())  # the test process's own (pytest may run under nice)
+
+
+def at_least(nice: int) -> int:
+    """What a thread lowered to ``nice`` reads: its own value when that was lower already."""
+    return max(BASE, nice)
 
 
 def in_a_thread(work, *, name: str | None = None):
@@ -52,12 +76,13 @@ def test_a_bad_setting_means_10_with_a_warning(monkeypatch, setting):
 def test_the_calling_thread_is_lowered_and_the_others_are_not():
     main_before = nice_of(threading.get_native_id())
     tid, lowered = in_a_thread(lambda: (yield_to_the_class(nice=7), nice_of(threading.get_native_id())))
-    assert lowered[0] >= 1 and lowered[1] == 7
+    assert lowered[0] >= 1 and lowered[1] == at_least(7)
     assert nice_of(threading.get_native_id()) == main_before
 
 
 @linux
-def test_tensorflow_pool_threads_are_lowered_by_name():
+def test_tensorflow_pool_threads_are_lowered_by_name(monkeypatch):
+    monkeypatch.setattr(priority, "TENSORFLOW_POOLS", "tftest_")  # not this process's real pools
     release = threading.Event()
     ready = threading.Event()
     tids = {}
@@ -70,15 +95,15 @@ def test_tensorflow_pool_threads_are_lowered_by_name():
         release.wait(30)
 
     threads = []
-    for name in ("tf_Compute", "not_tensorflow"):
+    for name in ("tftest_Compute", "not_tensorflow"):
         ready.clear()
         threads.append(threading.Thread(target=pool_thread, args=(name,)))
         threads[-1].start()
         assert ready.wait(10)
     try:
-        assert thread_names()[tids["tf_Compute"]] == "tf_Compute"
+        assert thread_names()[tids["tftest_Compute"]] == "tftest_Compute"
         in_a_thread(lambda: yield_to_the_class(nice=9))
-        assert nice_of(tids["tf_Compute"]) == 9
+        assert nice_of(tids["tftest_Compute"]) == at_least(9)
         assert nice_of(tids["not_tensorflow"]) == nice_of(threading.get_native_id())  # as its creator
     finally:
         release.set()
@@ -95,11 +120,11 @@ def test_a_thread_is_never_raised_back_and_0_changes_nothing():
         return after_lower, yield_to_the_class(nice=0)
 
     _, (after, lowered) = in_a_thread(work)
-    assert after == 12 and lowered == 0
+    assert after == at_least(12) and lowered == 0
 
 
 def test_off_linux_nothing_is_touched(monkeypatch):
-    monkeypatch.setattr(priority.sys, "platform", "darwin")
+    monkeypatch.setattr(priority, "LINUX", False)
     assert yield_to_the_class(nice=10) == 0
 
 
@@ -119,13 +144,13 @@ def test_a_training_runs_lowered_and_leaves_the_callers_thread_alone(tmp_path, m
         return lowered
 
     monkeypatch.setattr(priority, "yield_to_the_class", spy)
-    monkeypatch.delenv("PLAYGROUND_TRAINING_NICE", raising=False)
+    monkeypatch.setattr(priority, "TENSORFLOW_POOLS", "tftest_")  # leave this process's real pools alone
+    monkeypatch.delenv("PLAYGROUND_TRAINING_NICE", raising=False)  # the default, 10 (conftest sets 0)
     caller = nice_of(threading.get_native_id())
     job = TrainingJob(book(epochs=1), random_digits(), store=RunStore("nice", root=tmp_path),
                       queue=TrainingQueue(1)).start()
     assert job.join(120) and job.error is None, job.error
-    assert seen and all(name.startswith("train-") and nice == 10 for name, nice in seen), seen
-    pools = [tid for tid, name in thread_names().items() if name.startswith("tf_")]
-    assert pools, "TensorFlow started no pool threads"
-    assert all(nice_of(tid) >= 10 for tid in pools)
+    assert seen and all(name.startswith("train-") and nice == at_least(10) for name, nice in seen), seen
+    # The name the real server lowers by: TensorFlow's pools must still be called so.
+    assert any(name.startswith("tf_") for name in thread_names().values()), thread_names()
     assert nice_of(threading.get_native_id()) == caller

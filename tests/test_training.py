@@ -466,40 +466,6 @@ def test_run_names_in_the_comparison_chart_are_plain_text():
                for t in fig.data)
 
 
-def test_history_json_is_rewritten_for_at_most_a_twentieth_of_the_time():
-    """RunSaver: a slow history.json write (the encoder holds the interpreter lock) spaces the next ones out."""
-    from core.callbacks import HISTORY_EVERY_S, HISTORY_MAX_SHARE, RunSaver
-
-    now = [0.0]
-    written = []
-    checkpointed = threading.Event()
-
-    class SlowStore:  # a history write that takes 0.5 s of the (fake) clock
-        def save_checkpoint(self, run_id, weights):
-            pass
-
-        def write_history(self, run_id, history):
-            written.append(now[0])
-            now[0] += 0.5
-
-        def update_metrics(self, run_id, **fields):  # the writer's last step for a checkpoint
-            checkpointed.set()
-
-    live = SimpleNamespace(diverged=False, epochs_done=0,
-                           snapshot=lambda: SimpleNamespace(to_dict=lambda: {"epochs": []}))
-    saver = RunSaver(SlowStore(), "run", live, lambda: now[0])
-    saver.set_model(SimpleNamespace(get_weights=lambda: []))
-    for epoch in range(40):  # an epoch ends every second of the clock
-        checkpointed.clear()
-        live.epochs_done = epoch + 1
-        saver.on_epoch_end(epoch)
-        assert checkpointed.wait(10), "the writer did not write the checkpoint"
-        now[0] = max(now[0], epoch + 1.0)
-    assert saver.close() is None
-    gaps = np.diff(written)
-    assert len(written) >= 3 and gaps.min() >= max(HISTORY_EVERY_S, 0.5 / HISTORY_MAX_SHARE), written
-
-
 def test_a_checkpoints_history_keeps_every_epoch_and_a_thinned_batch_curve_ending_on_the_last():
     from core.callbacks import checkpoint_history
 

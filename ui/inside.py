@@ -30,7 +30,7 @@ from core.charts.inside import (
 
 TOOLS_KEY = "inside_tools"  # {id(model): (model, DrawingExplainer)}
 KEPT_TOOLS = 3
-CALLS_KEY = "inside_calls"  # {id(model): (model, traced inference call)}
+CALLS_KEY = "inside_calls"  # {id(model): (model, Draw's inference call: NumPy or traced)}
 RESULTS_KEY = "inside_results"  # {(id(model), what, image digest): (model, result)}
 KEPT_RESULTS = 12
 RUN_WEIGHTS_KEY = "inside_run_weights"  # {(run id, checkpoint mtime): WeightPictures}
