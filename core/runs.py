@@ -413,8 +413,8 @@ class RunStore:
 
     def write_history(self, run_id: str, history: dict) -> None:
         """Replace history.json (``{"epoch": {...}, "batch": {...}, ...}``)."""
-        # Compact: up to 20,000 batch records, written every 2 s while a run trains, and the
-        # indented encoder holds the interpreter lock that every page of the class needs.
+        # Compact (json's C encoder): the indented one is pure Python and holds the interpreter
+        # lock every page of the class needs; a run's final history has up to 20,000 batch records.
         atomic_write_json(self._existing(run_id) / HISTORY_FILE, history, indent=None)
 
     def save_checkpoint(self, run_id: str, weights) -> None:
